@@ -1,0 +1,1 @@
+"""The ``infermeter`` command line."""
