@@ -6,7 +6,8 @@ histogram buckets and gauges) three ways in the same process and reports rows/s:
              fed one scrape (one Arrow batch of ~1,700 rows) at a time, as the scraper does;
   naive    - the same rows as Python tuples joined into one `INSERT ... VALUES` string
              (measured on a slice, --naive-rows, since the string for 10M rows is ~0.5 GB);
-  ceiling  - one Arrow insert of all columns built beforehand.
+  ceiling  - one Arrow insert of all columns built beforehand, and (ceiling2) direct Arrow inserts
+             of the same columns in the writer's batch size: the engine's own cost.
 Then bytes per stored sample after merging (the Prometheus TSDB's ~1.3 bytes is the anchor).
 
 usage: python bench/bench_writer.py [--rows 10000000] [--naive-rows 1000000] [--cores 1]
@@ -32,6 +33,7 @@ from infermeter.ingest.store.chdb_store import ChdbStore
 from infermeter.ingest.writer import Writer
 
 SCRAPE_MS = 15_000
+BATCH_ROWS = 500_000
 
 
 def fleet(n_rows: int, seed: int = 7) -> tuple[np.ndarray, list[pa.Table]]:
@@ -83,7 +85,7 @@ def reset(store: ChdbStore) -> None:
 
 def run_writer(store: ChdbStore, tables: list[pa.Table], spool_dir: Path) -> float:
     reset(store)
-    writer = Writer(store, Spool(spool_dir), max_batch_rows=500_000, durable=True, background=False)
+    writer = Writer(store, Spool(spool_dir), max_batch_rows=BATCH_ROWS, durable=True, background=False)
     t = time.perf_counter()
     for tb in tables:
         writer.write("samples", tb)
@@ -106,6 +108,17 @@ def run_ceiling(store: ChdbStore, tables: list[pa.Table]) -> float:
     big = pa.concat_tables(tables).combine_chunks()
     t = time.perf_counter()
     store.insert_arrow("samples", big)
+    return time.perf_counter() - t
+
+
+def run_ceiling_batched(store: ChdbStore, tables: list[pa.Table], batch_rows: int) -> float:
+    """Direct Arrow inserts in the writer's batch size, with no buffering, spool or tokens."""
+    reset(store)
+    big = pa.concat_tables(tables)
+    batches = [big.slice(i, batch_rows).combine_chunks() for i in range(0, big.num_rows, batch_rows)]
+    t = time.perf_counter()
+    for b in batches:
+        store.insert_arrow("samples", b)
     return time.perf_counter() - t
 
 
@@ -139,15 +152,19 @@ def main() -> None:
         assert store.query_scalar("SELECT count() FROM samples") == n
         density = bytes_per_sample(store)
         c_s = run_ceiling(store, tables)
+        cb_s = run_ceiling_batched(store, tables, BATCH_ROWS)
         nv_s, nv_rows = run_naive(store, tables, min(args.naive_rows, n))
         writer_rate, ceiling_rate, naive_rate = n / w_s, n / c_s, nv_rows / nv_s
+        batched_rate = n / cb_s
         print(f"machine: {platform.processor() or platform.machine()}, {len(os.sched_getaffinity(0))} core(s) pinned, chdb engine")
         print(f"rows: {n:,} in {len(tables):,} scrapes of {tables[0].num_rows:,} series")
         print(f"writer  : {writer_rate:12,.0f} rows/s  ({w_s:.2f} s)")
         print(f"naive   : {naive_rate:12,.0f} rows/s  ({nv_s:.2f} s for {nv_rows:,} rows)")
         print(f"ceiling : {ceiling_rate:12,.0f} rows/s  ({c_s:.2f} s, one Arrow insert)")
-        print(f"writer / naive   = {writer_rate / naive_rate:.1f}x")
-        print(f"writer / ceiling = {writer_rate / ceiling_rate:.0%}")
+        print(f"ceiling2: {batched_rate:12,.0f} rows/s  ({cb_s:.2f} s, direct Arrow inserts of {BATCH_ROWS:,} rows)")
+        print(f"writer / naive    = {writer_rate / naive_rate:.1f}x")
+        print(f"writer / ceiling  = {writer_rate / ceiling_rate:.0%} (one insert of everything)")
+        print(f"writer / ceiling2 = {writer_rate / batched_rate:.0%} (same batch size, no writer)")
         print("bytes per stored sample: " + ", ".join(f"{k} {v:.3f}" for k, v in density.items()))
         store.close()
     finally:
