@@ -31,7 +31,7 @@ _AREAS: tuple[tuple[str, str | None, str], ...] = (
     ("infermeter.cli.ingest", None, ""),
     ("infermeter.cli.up", None, ""),
     ("infermeter.cli.exporter", "exporter", "The sidecar: scrape, parse and re-expose metrics."),
-    ("infermeter.cli.slo", "slo", "SLO specs to Prometheus rules, validation and reports."),
+    ("infermeter.cli.slo", "slo", "SLO specs to Prometheus rules (Sloth-compatible) and validation."),
     ("infermeter.cli.alerts", "alerts", "On-call routing to Alertmanager configuration."),
     ("infermeter.cli.chargeback", "chargeback", "GPU and token cost attribution and reports."),
     ("infermeter.cli.dashboards", "dashboards", "Grafana dashboards as code."),

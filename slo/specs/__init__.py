@@ -1,0 +1,1 @@
+"""Pydantic models of the input formats, one module each; no generation logic here."""
