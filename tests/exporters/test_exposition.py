@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from infermeter.exporters.exposition import (
@@ -17,6 +15,7 @@ from infermeter.exporters.exposition import (
     parse,
     parse_series,
 )
+from tests.support import shared_dir
 
 TRITON_PAGE = """\
 # HELP nv_inference_request_success Number of successful inference requests, all batch sizes
@@ -63,11 +62,6 @@ rpc_seconds_created 1520430000
 # EOF
 """
 
-
-def shared_dir() -> Path:
-    """The shared folder beside the repository root, or $INFERMETER_SHARED."""
-    override = os.environ.get("INFERMETER_SHARED")
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ accounted for explicitly by ``compare_with_reference`` and shown by its own test
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,8 @@ from infermeter.exporters.exposition_reference import compare_with_reference, re
 from prometheus_client import CollectorRegistry, Counter, Enum, Gauge, Histogram, Info, Summary, generate_latest
 from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
 from prometheus_client.parser import text_string_to_metric_families
+from tests.support import shared_dir
 
-
-def shared_dir() -> Path:
-    """The shared folder beside the repository root, or $INFERMETER_SHARED."""
-    override = os.environ.get("INFERMETER_SHARED")
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
 
 
 FIXTURES = shared_dir() / "fixtures" / "exposition"

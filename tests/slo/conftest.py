@@ -11,11 +11,8 @@ import pytest
 from infermeter.slo.promtool import find_promtool
 from infermeter.slo.render import Header
 from infermeter.slo.service import Settings, generate_file
+from tests.support import shared_dir
 
-
-def shared_dir() -> Path:
-    override = os.environ.get("INFERMETER_SHARED")
-    return Path(override) if override else Path(__file__).resolve().parents[2] / ".." / "shared"
 
 
 SHARED = shared_dir()
