@@ -130,24 +130,30 @@ def map_sloth(spec: sloth_v1.Spec, default_period_ms: int, source: str) -> MapRe
                     problems.append(MapProblem(s.name, f"{loc}.params.threshold", warning, error=False))
         _check_kinds(kinds, loc, s.name, problems)
         slos.append(
-            SLO(
-                id=f"{spec.service}-{s.name}",
-                name=s.name,
-                service=spec.service,
-                description=s.description,
-                objective=s.objective,
-                period_ms=period_ms,
-                sli=sli if len(kinds) == 1 else None,
-                labels=_merge(spec.labels, s.labels),
-                page_alert=_alert(s.alerting, s.alerting.page_alert),
-                ticket_alert=_alert(s.alerting, s.alerting.ticket_alert),
-                period_kind=period_kind,
-                group_by=group_by,
-                min_events=min_events,
-                location=loc,
+            _sloth_slo(
+                spec, s, loc, sli, kinds, period_ms,
+                period_kind=period_kind, group_by=group_by, min_events=min_events,
             )
         )
     return MapResult(SLOGroup(kind, tuple(slos), source), problems)
+
+
+def _sloth_slo(spec, s, loc: str, sli, kinds: list[str], period_ms: int, **extensions) -> SLO:
+    """The model SLO of a Sloth-shaped SLO (prometheus/v1, infermeter/v1 or the Kubernetes spec)."""
+    return SLO(
+        id=f"{spec.service}-{s.name}",
+        name=s.name,
+        service=spec.service,
+        description=s.description,
+        objective=s.objective,
+        period_ms=period_ms,
+        sli=sli if len(kinds) == 1 else None,
+        labels=_merge(spec.labels, s.labels),
+        page_alert=_alert(s.alerting, s.alerting.page_alert),
+        ticket_alert=_alert(s.alerting, s.alerting.ticket_alert),
+        location=loc,
+        **extensions,
+    )
 
 
 def map_k8s(obj: k8s_v1.PrometheusServiceLevel, default_period_ms: int, source: str) -> MapResult:
@@ -161,21 +167,7 @@ def map_k8s(obj: k8s_v1.PrometheusServiceLevel, default_period_ms: int, source: 
         loc = f"spec.slos[{i}]"
         sli, kinds = _sloth_sli(s.sli, loc, s.name, problems)
         _check_kinds(kinds, loc, s.name, problems)
-        slos.append(
-            SLO(
-                id=f"{spec.service}-{s.name}",
-                name=s.name,
-                service=spec.service,
-                description=s.description,
-                objective=s.objective,
-                period_ms=default_period_ms,
-                sli=sli if len(kinds) == 1 else None,
-                labels=_merge(spec.labels, s.labels),
-                page_alert=_alert(s.alerting, s.alerting.page_alert),
-                ticket_alert=_alert(s.alerting, s.alerting.ticket_alert),
-                location=loc,
-            )
-        )
+        slos.append(_sloth_slo(spec, s, loc, sli, kinds, default_period_ms))
     meta = K8sMeta(obj.metadata.name, obj.metadata.namespace, dict(obj.metadata.labels), dict(obj.metadata.annotations))
     if not meta.name:
         problems.append(MapProblem(None, "metadata.name", "is required"))
