@@ -36,6 +36,7 @@ _AREAS: tuple[tuple[str, str | None, str], ...] = (
     ("infermeter.cli.chargeback", "chargeback", "GPU and token cost attribution and reports."),
     ("infermeter.cli.dashboards", "dashboards", "Grafana dashboards as code."),
     ("infermeter.cli.portal", None, ""),
+    ("infermeter.cli.simulate", None, ""),
 )
 
 
