@@ -34,7 +34,7 @@ test: dev system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: dev
-	$(BIN)/python bench/bench_writer.py
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) build *.egg-info infermeter-data

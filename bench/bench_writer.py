@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from benchlib import emit
 from infermeter.ingest import schemas
 from infermeter.ingest.migrate import RenderOptions, migrate
 from infermeter.ingest.spool import Spool
@@ -163,6 +164,8 @@ def main() -> None:
         print(f"ceiling : {ceiling_rate:12,.0f} rows/s  ({c_s:.2f} s, one Arrow insert)")
         print(f"ceiling2: {batched_rate:12,.0f} rows/s  ({cb_s:.2f} s, direct Arrow inserts of {BATCH_ROWS:,} rows)")
         print(f"writer / naive    = {writer_rate / naive_rate:.1f}x")
+        emit("writer into chdb", f"{writer_rate:,.0f} rows/s", f"naive row inserts {naive_rate:,.0f} rows/s", writer_rate / naive_rate)
+        emit("writer vs direct batched inserts", f"{writer_rate:,.0f} rows/s", f"direct Arrow inserts {batched_rate:,.0f} rows/s", writer_rate / batched_rate, "close to 1")
         print(f"writer / ceiling  = {writer_rate / ceiling_rate:.0%} (one insert of everything)")
         print(f"writer / ceiling2 = {writer_rate / batched_rate:.0%} (same batch size, no writer)")
         print("bytes per stored sample: " + ", ".join(f"{k} {v:.3f}" for k, v in density.items()))
