@@ -24,6 +24,7 @@ HERE = Path(__file__).resolve().parent
 QUICK = {
     "bench_chargeback.py": ["--events", "2000000"],
     "bench_writer.py": ["--rows", "200000"],
+    "bench_gateway.py": ["--events", "20000", "--naive-events", "10000"],
 }
 
 

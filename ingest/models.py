@@ -21,9 +21,9 @@ def parse_ts(value: Any) -> dt.datetime:
     if isinstance(value, str):
         text = value.strip().replace("Z", "+00:00")
         parsed = dt.datetime.fromisoformat(text)
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
+        return parsed.astimezone(dt.timezone.utc) if parsed.tzinfo else parsed.replace(tzinfo=dt.timezone.utc)
     if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc) if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
     raise ValueError(f"cannot read a timestamp from {type(value).__name__}")
 
 

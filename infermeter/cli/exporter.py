@@ -1,5 +1,10 @@
 """``infermeter exporter ...``: the sidecar's commands.
 
+``infermeter exporter run -c exporter.yaml`` runs the sidecar (the ``exporter:`` section of the
+configuration: targets, NVML, allocation heartbeats, gateway inputs) until SIGTERM or Ctrl-C, then
+flushes what it holds to the store (or the spool). Exit codes: 0 stopped cleanly; 2 bad
+configuration or the listen address cannot be bound.
+
 ``infermeter exporter parse FILE [--json]`` parses a Prometheus/OpenMetrics exposition page (a
 saved ``/metrics`` response, or ``-`` for standard input) and prints its samples: as JSON lines
 with ``--json`` (``NaN``, ``+Inf`` and ``-Inf`` as strings, so every line is valid JSON), as a
@@ -11,17 +16,21 @@ Exit codes: 0 every line parsed; 1 some lines were malformed (the others are sti
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
+import signal
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from infermeter.cli.common import ConfigOption, StoreOption, settings_from
 from infermeter.errors import ConfigError
 from infermeter.exporters.exposition import ParseResult, Sample, parse
 
@@ -53,6 +62,55 @@ def parse_command(
         typer.echo(f"{source}:{error.line_no}: {error.message}", err=True)
     if result.errors:
         raise typer.Exit(1)
+
+
+@app.command("run")
+def run_command(
+    config: Optional[Path] = ConfigOption,
+    store: Optional[str] = StoreOption,
+    listen: Optional[str] = typer.Option(None, "--listen", help="host:port to serve on, overriding exporter.listen."),
+    log_level: str = typer.Option("info", "--log-level", help="debug, info, warning or error."),
+    ready_file: Optional[Path] = typer.Option(
+        None, "--ready-file", help="Write the bound port here once serving (for scripts and tests)."
+    ),
+) -> None:
+    """Run the sidecar: scrape targets, read NVML, send allocation heartbeats, receive gateway
+    usage, serve /metrics, /healthz and /readyz; SIGTERM flushes (or spools) and stops."""
+    from infermeter.exporters.config import split_listen
+
+    level = getattr(logging, log_level.upper(), None)
+    if not isinstance(level, int):
+        raise ConfigError(f"--log-level: unknown level {log_level!r}")
+    settings = settings_from(config, store)
+    cfg = settings.exporter
+    if listen is not None:
+        try:
+            split_listen(listen)
+        except ValueError as exc:
+            raise ConfigError(f"--listen: {exc}") from None
+        cfg = cfg.model_copy(update={"listen": listen})
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    asyncio.run(_serve(settings, cfg, ready_file))
+
+
+async def _serve(settings: Any, cfg: Any, ready_file: Path | None) -> None:
+    from infermeter.exporters.sidecar import Sidecar
+
+    sidecar = Sidecar(settings, cfg)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, sidecar.request_stop)
+    try:
+        await sidecar.start()
+    except OSError as exc:
+        await sidecar.stop()
+        raise ConfigError(f"cannot listen on {cfg.listen}: {exc.strerror or exc}") from None
+    if ready_file is not None:
+        ready_file.write_text(f"{sidecar.port}\n")
+    try:
+        await sidecar.wait()
+    finally:
+        await sidecar.stop()
 
 
 def read_page(file: str) -> str:

@@ -1,0 +1,1 @@
+"""Grafana dashboards as code (grafanalib) and their provisioning files: ``infermeter dashboards generate``."""

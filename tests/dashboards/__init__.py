@@ -1,0 +1,1 @@
+"""Tests of the Grafana dashboards (generation, provisioning, every query against real engines)."""
