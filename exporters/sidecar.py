@@ -139,7 +139,7 @@ class Sidecar:
             routes += self._gateway_routes()
         app = web.Application()
         app.add_routes(routes)
-        self._runner = web.AppRunner(app, access_log=None)
+        self._runner = web.AppRunner(app, access_log=None, auto_decompress=False)  # the gateway handlers decompress with limits
         await self._runner.setup()
         host, port = split_listen(cfg.listen)
         site = web.TCPSite(self._runner, host, port, shutdown_timeout=2.0)

@@ -18,6 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from infermeter.errors import ConfigError
+from infermeter.chargeback.config import ChargebackConfig
+from infermeter.dashboards.portal.config import PortalConfig
+from infermeter.exporters.config import ExporterConfig
 
 CONFIG_ENV = "INFERMETER_CONFIG"
 DEFAULT_STORE_URL = "chdb://./infermeter-data"
@@ -82,6 +85,9 @@ class Settings(BaseSettings):
     store: StoreConfig = StoreConfig()
     writer: WriterConfig = WriterConfig()
     api: ApiConfig = ApiConfig()
+    chargeback: ChargebackConfig = ChargebackConfig()
+    portal: PortalConfig = PortalConfig()
+    exporter: ExporterConfig = ExporterConfig()
     data_dir: Path | None = Field(
         default=None, description="Working files (spool, offsets). Default: the chdb path or ./infermeter-data."
     )

@@ -19,7 +19,7 @@ from infermeter.slo.model import (
 )
 from infermeter.slo.sli_builders import latency_sli
 from infermeter.slo.specs import infermeter_v1, k8s_v1, openslo_v1alpha, sloth_v1
-from infermeter.slo.templates import TemplateError, render_template
+from infermeter.slo.templates import TemplateError, render_template, usage_sli
 
 # Calendar months are alerted on with the 30-day window table.
 CALENDAR_ALERT_PERIOD_MS = 30 * DAY_MS
@@ -109,6 +109,7 @@ def map_sloth(spec: sloth_v1.Spec, default_period_ms: int, source: str) -> MapRe
         period_ms, period_kind = default_period_ms, PeriodKind.ROLLING
         group_by: tuple[str, ...] = ()
         min_events = None
+        usage = None
         if isinstance(s, infermeter_v1.SLO):
             group_by = tuple(s.group_by)
             min_events = s.min_events
@@ -123,6 +124,7 @@ def map_sloth(spec: sloth_v1.Spec, default_period_ms: int, source: str) -> MapRe
                 kinds.append("template")
                 try:
                     sli, warnings = render_template(s.template, s.params, group_by)
+                    usage = usage_sli(s.template, s.params)
                 except TemplateError as exc:
                     problems.append(MapProblem(s.name, f"{loc}.{exc.field}", str(exc)))
                     sli, warnings = None, []
@@ -132,7 +134,7 @@ def map_sloth(spec: sloth_v1.Spec, default_period_ms: int, source: str) -> MapRe
         slos.append(
             _sloth_slo(
                 spec, s, loc, sli, kinds, period_ms,
-                period_kind=period_kind, group_by=group_by, min_events=min_events,
+                period_kind=period_kind, group_by=group_by, min_events=min_events, usage_sli=usage,
             )
         )
     return MapResult(SLOGroup(kind, tuple(slos), source), problems)

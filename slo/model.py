@@ -25,6 +25,23 @@ class RawSLI:
 SLI = EventsSLI | RawSLI
 
 
+class UsageKind(str, Enum):
+    AVAILABILITY = "availability"  # errors: status class in error_classes
+    LATENCY = "latency"  # errors: duration_ms above the threshold
+    TTFT = "ttft"  # errors: ttft_ms above the threshold; requests without a TTFT do not count
+
+
+@dataclass(frozen=True)
+class UsageSLI:
+    """The same SLI computed from the gateway's ``usage`` events (reports): set by the gateway
+    templates, whose Prometheus metrics the exporter derives from those very events."""
+
+    kind: UsageKind
+    selector: str = ""  # the template's extra label matchers (tenant, model, ...)
+    error_classes: tuple[str, ...] = ("5xx",)
+    threshold_s: float = 0.0
+
+
 @dataclass(frozen=True)
 class AlertMeta:
     """One of the two alerts (page, ticket) of an SLO."""
@@ -58,6 +75,7 @@ class SLO:
     period_kind: PeriodKind = PeriodKind.ROLLING
     group_by: tuple[str, ...] = ()
     min_events: int | None = None
+    usage_sli: UsageSLI | None = None  # reports: the SLI from usage events (gateway templates)
     # where it came from, for error messages: "spec.slos[1]"
     location: str = ""
 

@@ -11,6 +11,7 @@ from infermeter.errors import ConfigError
 from infermeter.slo import conventions as c
 from infermeter.slo.durations import DurationError, parse_duration
 from infermeter.slo.generate import GenerateOptions, generate_group
+from infermeter.slo.generate.alerts import Annotate
 from infermeter.slo.issues import Issue, Level, raise_first
 from infermeter.slo.loader import LoadedDocument, LoadOptions, discover, load_path
 from infermeter.slo.model import GeneratorInfo, SLOGroup, SourceKind
@@ -37,6 +38,7 @@ class Settings:
     disable_alerts: bool = False
     strict: bool = False
     header: Header = field(default_factory=lambda: Header(version=__version__))
+    annotate: Annotate | None = None  # extra alert annotations (infermeter.alerts.context)
 
 
 def window_tables(settings: Settings) -> dict[int, WindowTable]:
@@ -63,7 +65,7 @@ def render_document(doc: LoadedDocument, options: LoadOptions, settings: Setting
     """Rule text for one valid document (header included)."""
     assert doc.group is not None
     group = doc.group
-    gen = GenerateOptions(settings.extra_labels, settings.disable_recordings, settings.disable_alerts)
+    gen = GenerateOptions(settings.extra_labels, settings.disable_recordings, settings.disable_alerts, settings.annotate)
     results = generate_group(group, options.tables, info_for(group, settings), gen)
     try:
         if group.kind is SourceKind.K8S_V1:

@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from infermeter.slo import conventions as c
-from infermeter.slo.model import EventsSLI
+from infermeter.slo.model import EventsSLI, UsageKind, UsageSLI
 from infermeter.slo.sli_builders import counter_ratio_sli, latency_sli
 
 # Bucket bounds (seconds) of vLLM V1's histograms (vllm/v1/metrics/loggers.py); a latency
@@ -49,6 +49,7 @@ class Template:
     build: Callable[[Any, tuple[str, ...]], EventsSLI]
     default_threshold: float | None = None
     buckets: tuple[float, ...] = ()
+    usage: UsageKind | None = None  # the gateway templates: reports can read usage events instead
 
 
 def _vllm_availability(p: VllmAvailabilityParams, g: tuple[str, ...]) -> EventsSLI:
@@ -65,8 +66,12 @@ def _latency(metric: str) -> Callable[[LatencyParams, tuple[str, ...]], EventsSL
 
 
 def _triton(p: _Params, g: tuple[str, ...]) -> EventsSLI:
-    return counter_ratio_sli("", f'__name__="{c.TRITON_REQUEST_FAILURE}"', "",
-                             f'__name__=~"{c.TRITON_REQUEST_SUCCESS}|{c.TRITON_REQUEST_FAILURE}"', p.selector, g)
+    # Total = success + failure as two sums: one rate() over {__name__=~"success|failure"} would
+    # hold two series with the same labels once rate() drops the name, which Prometheus 2 rejects
+    # ("vector cannot contain metrics with the same labelset"). Triton exposes both counters for
+    # every loaded model, so a grouped sum finds both in each group.
+    failed = counter_ratio_sli(c.TRITON_REQUEST_FAILURE, "", c.TRITON_REQUEST_SUCCESS, "", p.selector, g)
+    return EventsSLI(failed.error_query, f"{failed.total_query} + {failed.error_query}")
 
 
 def _gateway_availability(p: GatewayAvailabilityParams, g: tuple[str, ...]) -> EventsSLI:
@@ -89,11 +94,11 @@ TEMPLATES: dict[str, Template] = {
                  _latency(c.VLLM_E2E_SECONDS), 10.0, VLLM_E2E_BUCKETS),
         Template("triton-availability", "Triton failed over all inference requests", _Params, _triton),
         Template("gateway-availability", "gateway requests answered 5xx (per tenant with group_by)",
-                 GatewayAvailabilityParams, _gateway_availability),
+                 GatewayAvailabilityParams, _gateway_availability, usage=UsageKind.AVAILABILITY),
         Template("gateway-latency", "gateway request duration above a threshold", LatencyParams,
-                 _latency(c.GATEWAY_REQUEST_DURATION_SECONDS), 5.0),
+                 _latency(c.GATEWAY_REQUEST_DURATION_SECONDS), 5.0, usage=UsageKind.LATENCY),
         Template("gateway-ttft", "gateway time to first token above a threshold", LatencyParams,
-                 _latency(c.GATEWAY_TTFT_SECONDS), 1.0),
+                 _latency(c.GATEWAY_TTFT_SECONDS), 1.0, usage=UsageKind.TTFT),
     )
 }
 
@@ -106,8 +111,7 @@ class TemplateError(ValueError):
         self.field = field
 
 
-def render_template(name: str, params: dict[str, Any], group_by: tuple[str, ...]) -> tuple[EventsSLI, list[str]]:
-    """The SLI of template ``name`` and warnings (e.g. a threshold that is no known bucket)."""
+def _parsed(name: str, params: dict[str, Any]) -> tuple[Template, _Params]:
     template = TEMPLATES.get(name)
     if template is None:
         raise TemplateError("template", f"unknown template {name!r} (known: {', '.join(sorted(TEMPLATES))})")
@@ -115,11 +119,30 @@ def render_template(name: str, params: dict[str, Any], group_by: tuple[str, ...]
     if template.default_threshold is not None:
         values.setdefault("threshold", template.default_threshold)
     try:
-        parsed = template.params.model_validate(values)
+        return template, template.params.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise TemplateError(f"params.{where}" if where else "params", first["msg"]) from None
+
+
+def usage_sli(name: str, params: dict[str, Any]) -> UsageSLI | None:
+    """The usage-event form of a gateway template's SLI (None for other templates, and for a
+    latency template whose ``metric`` names another histogram)."""
+    template, parsed = _parsed(name, params)
+    if template.usage is None or getattr(parsed, "metric", None) is not None:
+        return None
+    return UsageSLI(
+        kind=template.usage,
+        selector=parsed.selector,
+        error_classes=tuple(getattr(parsed, "error_classes", ("5xx",))),
+        threshold_s=float(getattr(parsed, "threshold", 0.0)),
+    )
+
+
+def render_template(name: str, params: dict[str, Any], group_by: tuple[str, ...]) -> tuple[EventsSLI, list[str]]:
+    """The SLI of template ``name`` and warnings (e.g. a threshold that is no known bucket)."""
+    template, parsed = _parsed(name, params)
     warnings = []
     threshold = getattr(parsed, "threshold", None)
     if template.buckets and threshold is not None and getattr(parsed, "metric", None) is None:

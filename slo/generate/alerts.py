@@ -3,12 +3,17 @@ with infermeter's optional minimum-traffic guard."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from infermeter.slo import conventions as c
 from infermeter.slo.durations import format_duration
 from infermeter.slo.generate.common import id_filter, merge
 from infermeter.slo.gofmt import format_v
 from infermeter.slo.model import SLO, AlertMeta, Rule
 from infermeter.slo.windows import Window, WindowTable
+
+# Extra annotations per (SLO, severity), between the defaults and the spec's own (which win).
+Annotate = Callable[[SLO, str], dict[str, str]]
 
 
 def _condition(metric: str, flt: str, factor: float, budget: float) -> str:
@@ -28,7 +33,9 @@ def _branch(slo: SLO, table: WindowTable, window: Window, budget: float) -> str:
     return "(\n" + "\n    and\n".join("    " + line for line in lines) + "\n)"
 
 
-def _alert(slo: SLO, meta: AlertMeta, table: WindowTable, quick: Window, slow: Window, severity: str) -> Rule:
+def _alert(
+    slo: SLO, meta: AlertMeta, table: WindowTable, quick: Window, slow: Window, severity: str, annotate: Annotate | None
+) -> Rule:
     budget = (100 - slo.objective) / 100
     expr = _branch(slo, table, quick, budget) + "\nor\n" + _branch(slo, table, slow, budget) + "\n"
     svc, name = f"{{{{$labels.{c.LABEL_SERVICE}}}}}", f"{{{{$labels.{c.LABEL_SLO}}}}}"
@@ -40,14 +47,16 @@ def _alert(slo: SLO, meta: AlertMeta, table: WindowTable, quick: Window, slow: W
         alert=meta.name,
         expr=expr,
         labels=merge({c.LABEL_SEVERITY: severity}, meta.labels),
-        annotations=merge(annotations, meta.annotations),
+        annotations=merge(annotations, annotate(slo, severity) if annotate else {}, meta.annotations),
     )
 
 
-def alert_rules(slo: SLO, table: WindowTable) -> tuple[Rule, ...]:
+def alert_rules(slo: SLO, table: WindowTable, annotate: Annotate | None = None) -> tuple[Rule, ...]:
     rules = []
     if not slo.page_alert.disable:
-        rules.append(_alert(slo, slo.page_alert, table, table.page_quick, table.page_slow, c.SEVERITY_PAGE))
+        rules.append(_alert(slo, slo.page_alert, table, table.page_quick, table.page_slow, c.SEVERITY_PAGE, annotate))
     if not slo.ticket_alert.disable:
-        rules.append(_alert(slo, slo.ticket_alert, table, table.ticket_quick, table.ticket_slow, c.SEVERITY_TICKET))
+        rules.append(
+            _alert(slo, slo.ticket_alert, table, table.ticket_quick, table.ticket_slow, c.SEVERITY_TICKET, annotate)
+        )
     return tuple(rules)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 from infermeter.slo import conventions as c
-from infermeter.slo.generate.alerts import alert_rules
+from infermeter.slo.generate.alerts import Annotate, alert_rules
 from infermeter.slo.generate.calendar import calendar_rules
 from infermeter.slo.generate.common import merge
 from infermeter.slo.generate.metadata import metadata_rules
@@ -19,9 +19,10 @@ class GenerateOptions:
     extra_labels: dict[str, str] = field(default_factory=dict)
     disable_recordings: bool = False
     disable_alerts: bool = False
+    annotate: Annotate | None = None  # extra alert annotations (infermeter.alerts.context)
 
 
-def generate_slo(slo: SLO, table: WindowTable, info: GeneratorInfo) -> SLORules:
+def generate_slo(slo: SLO, table: WindowTable, info: GeneratorInfo, annotate: Annotate | None = None) -> SLORules:
     """Every rule of one SLO, grouped as Sloth groups them."""
     windows = table.alert_windows_ms()
     short = table.page_quick.short_ms
@@ -36,7 +37,7 @@ def generate_slo(slo: SLO, table: WindowTable, info: GeneratorInfo) -> SLORules:
         slo=slo,
         sli=RuleGroup(c.GROUP_SLI_PREFIX + slo.id, tuple(sli)),
         meta=RuleGroup(c.GROUP_META_PREFIX + slo.id, metadata_rules(slo, info, short)),
-        alerts=RuleGroup(c.GROUP_ALERTS_PREFIX + slo.id, alert_rules(slo, table)),
+        alerts=RuleGroup(c.GROUP_ALERTS_PREFIX + slo.id, alert_rules(slo, table, annotate)),
     )
 
 
@@ -48,7 +49,7 @@ def generate_group(
     for slo in group.slos:
         if options.extra_labels:
             slo = replace(slo, labels=merge(slo.labels, options.extra_labels))
-        rules = generate_slo(slo, tables[slo.period_ms], info)
+        rules = generate_slo(slo, tables[slo.period_ms], info, options.annotate)
         if options.disable_recordings:
             rules = SLORules(slo, RuleGroup(rules.sli.name, ()), RuleGroup(rules.meta.name, ()), rules.alerts)
         if options.disable_alerts:
