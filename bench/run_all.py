@@ -25,6 +25,8 @@ QUICK = {
     "bench_chargeback.py": ["--events", "2000000"],
     "bench_writer.py": ["--rows", "200000"],
     "bench_gateway.py": ["--events", "20000", "--naive-events", "10000"],
+    "bench_portal.py": ["--events", "500K", "-n", "5"],
+    "bench_slo_report.py": ["--days", "3"],
 }
 
 

@@ -223,6 +223,7 @@ def report(
 
 def _print_report(result) -> None:
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from infermeter.slo.report import MET, MISSED
@@ -237,7 +238,8 @@ def _print_report(result) -> None:
     styles = {MET: "green", MISSED: "bold red"}
     for r in result.rows:
         table.add_row(
-            r.slo_id, r.group_text or "-", r.source, f"{r.objective:g}%", fmt_pct(None if r.sli is None else r.sli * 100),
+            escape(r.slo_id), escape(r.group_text) or "-", r.source, f"{r.objective:g}%",
+            fmt_pct(None if r.sli is None else r.sli * 100),
             fmt_events(r.total), fmt_events(r.errors),
             fmt_pct(None if r.budget_consumed is None else r.budget_consumed * 100, 1),
             fmt_pct(None if r.budget_remaining is None else r.budget_remaining * 100, 1),

@@ -1,4 +1,7 @@
-"""Sloth's ``prometheus/v1`` spec (``version: prometheus/v1``), field for field."""
+"""Sloth's ``prometheus/v1`` spec (``version: prometheus/v1``), field for field.
+
+The Kubernetes resource (:mod:`.k8s_v1`) has the same SLO models with camelCase keys: it
+subclasses these, so both formats share one definition of every field."""
 
 from __future__ import annotations
 
@@ -55,9 +58,14 @@ class SLO(SpecModel):
     alerting: Alerting = Field(default_factory=Alerting)
 
 
-class Spec(SpecModel):
-    version: str
+class ServiceLevel(SpecModel):
+    """A service and its SLOs: the body of a spec (also of the Kubernetes resource's ``spec``)."""
+
     service: str = ""
     labels: dict[str, str] = Field(default_factory=dict)
     slo_plugins: Any = None
     slos: list[SLO] = Field(default_factory=list)
+
+
+class Spec(ServiceLevel):
+    version: str
