@@ -38,6 +38,7 @@ _AREAS: tuple[tuple[str, str | None, str], ...] = (
     ("infermeter.cli.dashboards", "dashboards", "Grafana dashboards as code."),
     ("infermeter.cli.portal", None, ""),
     ("infermeter.cli.simulate", None, ""),
+    ("infermeter.cli.demo", None, ""),
 )
 
 

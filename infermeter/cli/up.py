@@ -1,4 +1,4 @@
-"""``infermeter up`` (the store's owner process) and ``infermeter demo``."""
+"""``infermeter up``: the store's owner process."""
 
 from __future__ import annotations
 
@@ -9,8 +9,6 @@ from typing import Optional
 import typer
 
 from infermeter.cli.common import ConfigOption, StoreOption, console, settings_from, sigterm_as_exit
-from infermeter.cli.db import print_status
-from infermeter.config import Settings
 from infermeter.ingest.schema_check import ensure_schema
 from infermeter.ingest.runtime import open_writer
 from infermeter.ingest.store import open_store
@@ -56,17 +54,5 @@ def up_cmd(
             console.print("stopped")
 
 
-def demo_cmd(
-    data_dir: Path = typer.Option(Path("infermeter-data"), "--data-dir", help="Embedded store directory."),
-) -> None:
-    """Set up the embedded store and show what it holds (grows into the full fleet demo)."""
-    settings = settings_from(None, f"chdb://{data_dir}")
-    with open_store(settings) as st:
-        ensure_schema(st, settings)
-        print_status(st)
-    console.print(f"embedded store ready at {data_dir.resolve()}")
-
-
 def register(app: typer.Typer) -> None:
     app.command("up")(up_cmd)
-    app.command("demo")(demo_cmd)

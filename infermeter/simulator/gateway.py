@@ -20,7 +20,7 @@ from infermeter.simulator.traffic import Requests
 
 # Attribute names the simulator puts on spans (the sidecar's gateway defaults read these).
 TENANT_ATTR = "tenant.id"
-API_KEY_ATTR = "gen_ai.api_key.id"
+API_KEY_ATTR = "api_key.id"
 DEPLOYMENT_ATTR = "infermeter.deployment"
 INSTANCE_ATTR = "infermeter.instance"
 
@@ -64,7 +64,7 @@ class Gateway:
                 "gen_ai.usage.input_tokens": int(req.input_tokens[i]),
                 "gen_ai.usage.output_tokens": int(req.output_tokens[i]),
                 "gen_ai.usage.cache_read.input_tokens": int(req.cached_tokens[i]),
-                "gen_ai.server.time_to_first_token": float(req.ttft_s[i]),
+                "gen_ai.response.time_to_first_chunk": float(req.ttft_s[i]),
                 "http.response.status_code": status,
                 TENANT_ATTR: tenant.name,
                 API_KEY_ATTR: f"key-{tenant.name}",

@@ -1,0 +1,293 @@
+"""The attribution engine's SQL: the heavy work, done in ClickHouse where the data is.
+
+For a period ``[start, end)`` (whole UTC days) the engine never pulls events into Python:
+
+1. *held*: allocation heartbeats (``gpu_allocation FINAL``) are spread over the minutes they
+   cover (a heartbeat at ``ts`` covers ``[ts - interval_s, ts)``) and summed per (deployment,
+   minute, sku) as integer GPU-milliseconds (``interval · fraction``) and instance-milliseconds.
+2. *work*: usage (``usage FINAL``: a duplicated ``event_id`` counts once) summed per
+   (deployment, minute) as weighted tokens. Token-priced models do no GPU work.
+3. *summary*: per (deployment, day, sku) the GPU-milliseconds held and the idle ones (held in
+   minutes without work), exact integers.
+4. *attribution*: per (deployment, minute, sku) a rate, GPU-ms per unit of work, laid out as one
+   dense array indexed by (deployment, minute) and read by every event through a plain array
+   lookup (no per-event join, no per-minute groups); events are summed per (day, tenant,
+   deployment, model): tens of thousands of rows, whatever the number of events.
+
+Steps 1 and 2 land in two scratch tables (dropped at the end) so that 3 and 4 reuse them. The
+period is cut into chunks of days so that no rate array exceeds ``max_cells`` entries.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from infermeter.chargeback.config import Weights
+from infermeter.ingest.conventions import GPU_ALLOCATION, USAGE
+from infermeter.ingest.store.base import Store
+
+MINUTES_PER_DAY = 1440
+MS_PER_DAY = 86_400_000
+SEP = "\x1f"
+DEFAULT_MAX_CELLS = 8_000_000
+
+
+@dataclass
+class Discovery:
+    """The deployments that held GPUs in the period (index order), their skus, the heartbeat rows.
+
+    Usage on any other deployment had no GPU under it: its events keep their tokens and get no
+    GPU-hours (their lines are flagged), so the engine need not scan usage to list deployments.
+    """
+
+    deployments: list[str]
+    skus: dict[str, list[tuple[str, str]]]  # deployment -> [(gpu_model, mig_profile)] by slot
+    heartbeat_rows: int
+
+    @property
+    def max_slots(self) -> int:
+        return max((len(v) for v in self.skus.values()), default=0)
+
+
+@dataclass
+class Aggregates:
+    """The engine's SQL output: small, exact where it matters."""
+
+    start: dt.date
+    end: dt.date
+    discovery: Discovery
+    # (deployment, day, slot) -> (held_ms, inst_ms, idle_ms)
+    held: dict[tuple[str, dt.date, int], tuple[int, int, int]] = field(default_factory=dict)
+    # columns: day_index (days after start), tenant, deployment, model, g0..g{S-1} (GPU-ms, float), requests, input_tokens,
+    # cached_input_tokens, output_tokens
+    usage: pa.Table | None = None
+    usage_watermark: dt.datetime | None = None
+
+
+def _ms(day: dt.date) -> int:
+    return int(dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp() * 1000)
+
+
+def _ts(day: dt.date) -> dt.datetime:
+    return dt.datetime(day.year, day.month, day.day)
+
+
+def discover(store: Store, start: dt.date, end: dt.date) -> Discovery:
+    """Deployments and skus that held GPUs in the period (a scan of low-cardinality columns)."""
+    p = {"start": _ts(start), "end": _ts(end), "end_plus": _ts(end + dt.timedelta(days=1))}
+    sku_rows = store.query_rows(
+        f"SELECT deployment, gpu_model, mig_profile, count() FROM {GPU_ALLOCATION} "
+        "WHERE ts > {start:DateTime64(3)} AND ts < {end_plus:DateTime64(3)} "
+        "AND toUnixTimestamp64Milli(ts) - toInt64(round(interval_s * 1000)) < toUnixTimestamp64Milli({end:DateTime64(3)}) "
+        "GROUP BY deployment, gpu_model, mig_profile ORDER BY deployment, gpu_model, mig_profile",
+        p,
+    )
+    skus: dict[str, list[tuple[str, str]]] = {}
+    for dep, model, mig, _n in sku_rows:
+        skus.setdefault(dep, []).append((model, mig))
+    return Discovery(deployments=sorted(skus), skus=skus, heartbeat_rows=sum(int(r[3]) for r in sku_rows))
+
+
+def _work_expr(alias: str = "") -> str:
+    a = f"{alias}." if alias else ""
+    return (
+        f"if({a}model IN {{tok_models:Array(String)}} OR {a}deployment IN {{tok_deps:Array(String)}}, 0., "
+        f"toFloat64(if({a}cached_input_tokens > {a}input_tokens, 0, {a}input_tokens - {a}cached_input_tokens)) * {{w_in:Float64}} "
+        f"+ toFloat64(least({a}cached_input_tokens, {a}input_tokens)) * {{w_cached:Float64}} "
+        f"+ toFloat64({a}output_tokens) * {{w_out:Float64}})"
+    )
+
+
+class _Scratch:
+    """Two scratch tables for one engine pass.
+
+    Keyed by *cell* = minute · stride + deployment index (1-based; ``stride`` = deployments + 1), so
+    the cells of one minute, and of one day, are adjacent, and index 0 of each minute is never a
+    deployment: events on a deployment that held no GPU read a zero there.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        tag = uuid.uuid4().hex[:12]
+        self.held = f"_chargeback_held_{tag}"
+        self.work = f"_chargeback_work_{tag}"
+
+    def __enter__(self) -> "_Scratch":
+        self.store.command(
+            f"CREATE TABLE {self.held} (slot UInt8, cell UInt32, held_ms Int64, inst_ms Int64) "
+            "ENGINE = MergeTree ORDER BY (slot, cell)"
+        )
+        self.store.command(f"CREATE TABLE {self.work} (cell UInt32, work Float64) ENGINE = MergeTree ORDER BY cell")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name in (self.held, self.work):
+            try:
+                self.store.command(f"DROP TABLE IF EXISTS {name}")
+            except Exception:  # pragma: no cover - best effort cleanup
+                pass
+
+
+def aggregate(
+    store: Store,
+    start: dt.date,
+    end: dt.date,
+    weights: Weights,
+    *,
+    token_models: frozenset[str] | set[str] = frozenset(),
+    token_deployments: frozenset[str] | set[str] = frozenset(),
+    discovery: Discovery | None = None,
+    max_cells: int = DEFAULT_MAX_CELLS,
+    progress=None,
+) -> Aggregates:
+    """Run the engine's SQL for ``[start, end)`` and return the small aggregated result."""
+    disc = discovery or discover(store, start, end)
+    out = Aggregates(start=start, end=end, discovery=disc)
+    deps = disc.deployments
+    n_days = (end - start).days
+    minutes = n_days * MINUTES_PER_DAY
+    stride = len(deps) + 1
+    if minutes * stride >= 2**32:
+        raise ValueError(f"period too long for {len(deps)} deployments: run it month by month")
+    slots = disc.max_slots
+    sku_keys, sku_di, sku_slot = [], [], []
+    for di, dep in enumerate(deps, start=1):
+        for slot, (model, mig) in enumerate(disc.skus.get(dep, [])):
+            sku_keys.append(SEP.join((dep, model, mig)))
+            sku_di.append(di)
+            sku_slot.append(slot)
+    base = {
+        "start": _ts(start),
+        "end": _ts(end),
+        "end_plus": _ts(end + dt.timedelta(days=1)),
+        "p0": _ms(start),
+        "minutes": minutes,
+        "stride": stride,
+        "deps": deps,
+        "dep_ids": list(range(1, len(deps) + 1)),
+        "tok_models": sorted(token_models),
+        "tok_deps": sorted(token_deployments),
+        "w_in": float(weights.input),
+        "w_cached": float(weights.cached),
+        "w_out": float(weights.output),
+    }
+    # Everything ingested before this instant is in the run (the store's clock, as ``ingested_at``).
+    out.usage_watermark = store.query_scalar("SELECT now64(3, 'UTC')")
+    with _Scratch(store) as scratch:
+        if sku_keys:
+            store.command(
+                f"""INSERT INTO {scratch.held} (slot, cell, held_ms, inst_ms)
+SELECT {{sku_slot:Array(UInt8)}}[k] AS slot, toUInt32(mi * {{stride:UInt32}} + {{sku_di:Array(UInt32)}}[k]) AS cell,
+       sum(h) AS held_ms, sum(o) AS inst_ms
+FROM (
+    SELECT k, mi, toInt64(round(o * fraction)) AS h, o
+    FROM (
+        SELECT transform(concat(deployment, '{SEP}', gpu_model, '{SEP}', mig_profile), {{sku_keys:Array(String)}},
+                         {{sku_ids:Array(UInt32)}}, toUInt32(0)) AS k,
+               fraction,
+               toUnixTimestamp64Milli(ts) - {{p0:Int64}} AS e,
+               e - toInt64(round(interval_s * 1000)) AS s,
+               arrayJoin(range(toInt64(floor(s / 60000)), toInt64(floor((e - 1) / 60000)) + 1)) AS mi,
+               least(e, (mi + 1) * 60000) - greatest(s, mi * 60000) AS o
+        FROM {GPU_ALLOCATION} FINAL
+        WHERE ts > {{start:DateTime64(3)}} AND ts < {{end_plus:DateTime64(3)}}
+    )
+    WHERE k > 0 AND mi >= 0 AND mi < {{minutes:Int64}}
+)
+GROUP BY slot, cell""",
+                {**base, "sku_keys": sku_keys, "sku_ids": list(range(1, len(sku_keys) + 1)), "sku_di": sku_di, "sku_slot": sku_slot},
+            )
+        if progress:
+            progress("held")
+        # One UInt32 key per (deployment, minute): a far cheaper hash table than a pair of keys.
+        # Usage on deployments that held no GPU (di = 0) does no GPU work.
+        if deps:
+            store.command(
+                f"""INSERT INTO {scratch.work} (cell, work)
+SELECT cell, sum(w) AS work
+FROM (
+    SELECT transform(deployment, {{deps:Array(String)}}, {{dep_ids:Array(UInt32)}}, toUInt32(0)) AS di,
+           toUInt32(intDiv(toUnixTimestamp64Milli(ts) - {{p0:Int64}}, 60000) * {{stride:UInt32}} + di) AS cell,
+           {_work_expr()} AS w
+    FROM {USAGE} FINAL
+    WHERE ts >= {{start:DateTime64(3)}} AND ts < {{end:DateTime64(3)}} AND di > 0
+)
+GROUP BY cell
+HAVING work > 0""",
+                base,
+            )
+        if progress:
+            progress("work")
+        for day_index, di, slot, held_ms, inst_ms, idle_ms in store.query_rows(
+            f"""SELECT intDiv(h.cell, {{stride:UInt32}} * {MINUTES_PER_DAY}) AS d, h.cell % {{stride:UInt32}} AS di, h.slot,
+       sum(h.held_ms), sum(h.inst_ms), sumIf(h.held_ms, w.work = 0)
+FROM {scratch.held} AS h LEFT JOIN {scratch.work} AS w ON h.cell = w.cell
+GROUP BY d, di, h.slot""",
+            base,
+        ):
+            day = start + dt.timedelta(days=int(day_index))
+            out.held[(deps[int(di) - 1], day, int(slot))] = (int(held_ms), int(inst_ms), int(idle_ms))
+        if progress:
+            progress("summary")
+        days_per_chunk = max(1, min(n_days, max_cells // (stride * MINUTES_PER_DAY)))
+        tables = []
+        for d0 in range(0, n_days, days_per_chunk):
+            d1 = min(n_days, d0 + days_per_chunk)
+            tables.append(_attribute_chunk(store, scratch, base, start, d0, d1, slots))
+            if progress:
+                progress(f"days {d0}-{d1}")
+        out.usage = pa.concat_tables(tables)
+    return out
+
+
+def _attribute_chunk(store: Store, scratch: _Scratch, base: dict, start: dt.date, d0: int, d1: int, slots: int) -> pa.Table:
+    """Per (day, tenant, deployment, model) of days ``[d0, d1)``: GPU-ms by sku slot, requests, tokens."""
+    stride = base["stride"]
+    c0 = d0 * MINUTES_PER_DAY * stride
+    params = {
+        **base,
+        "cstart": _ts(start + dt.timedelta(days=d0)),
+        "cend": _ts(start + dt.timedelta(days=d1)),
+        "c0": c0,
+        "c1": d1 * MINUTES_PER_DAY * stride,
+        "m0": d0 * MINUTES_PER_DAY,
+        "d0": d0,
+        "cells": (d1 - d0) * MINUTES_PER_DAY * stride,
+    }
+    # Array position (0-based) of a scratch cell within the chunk: cell - c0.
+    work_arr = (
+        f"(SELECT groupArrayInsertAt(0., {{cells:UInt64}})(work, toUInt32(cell - {{c0:UInt32}})) FROM {scratch.work} "
+        "WHERE cell >= {c0:UInt32} AND cell < {c1:UInt32})"
+    )
+    scalars = []
+    sums = []
+    for s in range(slots):
+        params[f"slot{s}"] = s
+        held_arr = (
+            f"(SELECT groupArrayInsertAt(toInt64(0), {{cells:UInt64}})(held_ms, toUInt32(cell - {{c0:UInt32}})) "
+            f"FROM {scratch.held} WHERE slot = {{slot{s}:UInt8}} AND cell >= {{c0:UInt32}} AND cell < {{c1:UInt32}})"
+        )
+        # One scalar subquery per slot, so the rate array is built once, not once per block.
+        scalars.append(f"(SELECT arrayMap((h, w) -> if(w > 0, h / w, 0.), {held_arr}, {work_arr})) AS rate{s}")
+        sums.append(f"sum(w * rate{s}[pos]) AS g{s}")
+    with_clause = ("WITH " + ",\n     ".join(scalars)) if slots else ""
+    select_g = "".join(f"{x},\n       " for x in sums)
+    # pos: 1-based array index; a deployment that held no GPU (di = 0) reads the minute's zero slot.
+    sql = f"""{with_clause}
+SELECT toUInt16({{d0:UInt16}} + intDiv(m, {MINUTES_PER_DAY})) AS day_index, tenant, deployment, model,
+       {select_g}count() AS requests, sum(input_tokens) AS input_tokens,
+       sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens
+FROM (
+    SELECT tenant, deployment, model, input_tokens, cached_input_tokens, output_tokens,
+           toUInt32(intDiv(toUnixTimestamp64Milli(ts) - {{p0:Int64}}, 60000) - {{m0:Int64}}) AS m,
+           m * {{stride:UInt32}} + transform(deployment, {{deps:Array(String)}}, {{dep_ids:Array(UInt32)}}, toUInt32(0)) + 1 AS pos,
+           {_work_expr()} AS w
+    FROM {USAGE} FINAL
+    WHERE ts >= {{cstart:DateTime64(3)}} AND ts < {{cend:DateTime64(3)}}
+)
+GROUP BY intDiv(m, {MINUTES_PER_DAY}) AS dd, tenant, deployment, model"""
+    return store.query_arrow(sql, params)
