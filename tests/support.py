@@ -63,3 +63,63 @@ def run_cli(*args: str, env: dict | None = None, cwd: Path | None = None, timeou
         cwd=cwd,
         timeout=timeout,
     )
+
+
+def free_port() -> int:
+    """A free loopback TCP port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def backfilled_prometheus(openmetrics_file: Path, work: Path, scrape_interval: str = "1m"):
+    """A context manager: the Debian Prometheus serving a TSDB that promtool backfilled from an
+    OpenMetrics file; yields its base URL and always stops the process."""
+    import contextlib
+    import subprocess
+    import time
+    import urllib.request
+
+    @contextlib.contextmanager
+    def run():
+        promtool = require_binary("promtool", "prometheus")
+        server = require_binary("prometheus", "prometheus")
+        tsdb = work / "tsdb"
+        done = subprocess.run([promtool, "tsdb", "create-blocks-from", "openmetrics", str(openmetrics_file), str(tsdb)],
+                              capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-2000:]
+        config = work / "prometheus.yml"
+        config.write_text(f"global:\n  scrape_interval: {scrape_interval}\n", encoding="utf-8")
+        port = free_port()
+        log_path = work / "prometheus.log"
+        with open(log_path, "w") as log:
+            proc = subprocess.Popen(
+                [server, f"--config.file={config}", f"--storage.tsdb.path={tsdb}",
+                 f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=3650d"],
+                stdout=log, stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                deadline = time.monotonic() + 60
+                while True:
+                    try:
+                        with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:
+                            if resp.status == 200:
+                                break
+                    except OSError:
+                        pass
+                    if proc.poll() is not None or time.monotonic() > deadline:
+                        log.flush()
+                        pytest.fail("prometheus did not become ready:\n" + log_path.read_text()[-3000:])
+                    time.sleep(0.2)
+                yield url
+            finally:
+                proc.terminate()
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+
+    return run()

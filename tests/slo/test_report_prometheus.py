@@ -19,9 +19,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
-import socket
-import subprocess
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -35,7 +32,7 @@ from infermeter.slo.report import MISSED, NO_DATA, build_report, load_slos
 from infermeter.slo.report_plan import ReportWindow, Source, month_window, plan_report, rolling_window
 from infermeter.slo.service import Settings
 from tests.slo.report_traffic import TENANTS, Traffic, insert, make_traffic, openmetrics
-from tests.support import require_binary
+from tests.support import backfilled_prometheus
 
 UTC = dt.timezone.utc
 
@@ -124,52 +121,12 @@ class Prometheus:
         return {tuple(sorted(r["metric"].items())): float(r["value"][1]) for r in body["data"]["result"]}
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def prometheus(traffic, tmp_path_factory):
-    promtool = require_binary("promtool", "prometheus")
-    server = require_binary("prometheus", "prometheus")
     work = tmp_path_factory.mktemp("prometheus")
     (work / "traffic.om").write_text(openmetrics(traffic), encoding="utf-8")
-    done = subprocess.run(
-        [promtool, "tsdb", "create-blocks-from", "openmetrics", str(work / "traffic.om"), str(work / "tsdb")],
-        capture_output=True, text=True, timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    (work / "prometheus.yml").write_text("global:\n  scrape_interval: 15s\n", encoding="utf-8")
-    port = _free_port()
-    log = open(work / "prometheus.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [server, f"--config.file={work / 'prometheus.yml'}", f"--storage.tsdb.path={work / 'tsdb'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--storage.tsdb.retention.time=3650d"],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{url}/-/ready", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"prometheus did not become ready: {(work / 'prometheus.log').read_text()[-2000:]}")
-            time.sleep(0.2)
+    with backfilled_prometheus(work / "traffic.om", work, scrape_interval="15s") as url:
         yield Prometheus(url)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 def _promql(sli, window_ms: int) -> str:
