@@ -70,9 +70,8 @@ class Held:
     idle_ms: int
 
 
-@dataclass(slots=True)
-class Line:
-    """One ledger line; ``quantity`` in units of 1e-9 ``unit``, ``cost`` in cents."""
+class Line(NamedTuple):
+    """One ledger line; ``quantity`` in units of 1e-9 ``unit``, ``cost`` in cents. Immutable."""
 
     day: dt.date
     tenant: str
@@ -150,10 +149,10 @@ def attribute(data: EngineInput, prices: PriceCatalog, tenancy: Tenancy) -> list
         lines.extend(_gpu_lines(dep, day, gpu_groups.get((dep, day), []), data, prices, tenancy))
     for (dep, day, model), groups in sorted(token_groups.items()):
         lines.extend(_token_lines(dep, day, model, groups, prices, tenancy))
-    known = tenancy.tenants
-    for line in lines:
-        if not line.issue and line.tenant != c.IDLE_TENANT and line.tenant not in known:
-            line.issue = c.ISSUE_UNKNOWN_TENANT
+    known = set(tenancy.tenants) | {c.IDLE_TENANT}
+    for i, line in enumerate(lines):
+        if line.tenant not in known and not line.issue:
+            lines[i] = line._replace(issue=c.ISSUE_UNKNOWN_TENANT)
     return lines
 
 
@@ -165,7 +164,8 @@ def _gpu_lines(
     dedicated = cfg.tenant if cfg is not None and cfg.mode == "dedicated" else None
     busy_method = c.METHOD_DEDICATED if dedicated else c.METHOD_SHARED
     idle_model = cfg.model if cfg is not None else ""
-    out: dict[tuple, Line] = {}
+    # (tenant, model, resource, gpu_model, mig) -> [quantity, unit_price, cost, method, issue, req, in, cached, out]
+    out: dict[tuple, list] = {}
     first_sku: tuple[str, str, Decimal] | None = None
 
     for slot, (gpu_model, mig) in enumerate(data.skus.get(dep, [])):
@@ -194,16 +194,15 @@ def _gpu_lines(
         busy_keys = sorted(weights)
         busy_parts = largest_remainder(busy, [weights[k] for k in busy_keys]) if busy_keys else []
 
-        entries: list[tuple[str, str, str, int, str]] = [  # resource, tenant, model, quantity, method
-            (c.GPU, t, m, q, busy_method) for (t, m), q in zip(busy_keys, busy_parts)
+        entries: list[tuple[str, str, str, int, str]] = [  # tenant, model, resource, quantity, method
+            (t, m, c.GPU, q, busy_method) for (t, m), q in zip(busy_keys, busy_parts)
         ]
         if idle:
             for tenant, q, method in _place_idle(idle, dedicated, cfg, tenancy, busy_keys, busy_parts):
-                entries.append((c.GPU_IDLE, tenant, idle_model, q, method))
+                entries.append((tenant, idle_model, c.GPU_IDLE, q, method))
         costs = _split(cents, [e[3] for e in entries])
-        for (resource, tenant, model, q, method), cost in zip(entries, costs):
-            line = Line(day, tenant, dep, model, resource, gpu_model, mig, q, c.UNIT_GPU_HOUR, unit_price, cost, method, dep_issue)
-            out[line.key()] = line
+        for (tenant, model, resource, q, method), cost in zip(entries, costs):
+            out[(tenant, model, resource, gpu_model, mig)] = [q, unit_price, cost, method, dep_issue, 0, 0, 0, 0]
 
     # Usage counters: on the tenant's `gpu` line of the first sku (a zero line when it has none).
     gpu_model, mig, unit_price = first_sku or ("", "", Decimal(0))
@@ -213,18 +212,21 @@ def _gpu_lines(
             issue = c.ISSUE_NOT_DEDICATED_TENANT
         elif not issue and not any(g.gpu_ms) and (g.input_tokens or g.output_tokens):
             issue = c.ISSUE_NO_ALLOCATION
-        key = (day, g.tenant, dep, g.model, c.GPU, gpu_model, mig)
-        line = out.get(key)
-        if line is None:
-            line = Line(day, g.tenant, dep, g.model, c.GPU, gpu_model, mig, 0, c.UNIT_GPU_HOUR, unit_price, 0, busy_method, issue)
-            out[key] = line
-        elif issue and not line.issue:
-            line.issue = issue
-        line.requests += g.requests
-        line.input_tokens += g.input_tokens
-        line.cached_input_tokens += g.cached_input_tokens
-        line.output_tokens += g.output_tokens
-    return list(out.values())
+        key = (g.tenant, g.model, c.GPU, gpu_model, mig)
+        acc = out.get(key)
+        if acc is None:
+            acc = out[key] = [0, unit_price, 0, busy_method, issue, 0, 0, 0, 0]
+        elif issue and not acc[4]:
+            acc[4] = issue
+        acc[5] += g.requests
+        acc[6] += g.input_tokens
+        acc[7] += g.cached_input_tokens
+        acc[8] += g.output_tokens
+    make, unit = Line._make, c.UNIT_GPU_HOUR  # _make skips argument parsing: lines are made by the 100,000
+    return [
+        make((day, tenant, dep, model, resource, gm, mp, q, unit, up, cost, method, issue, req, inp, cached, outp, ""))
+        for (tenant, model, resource, gm, mp), (q, up, cost, method, issue, req, inp, cached, outp) in out.items()
+    ]
 
 
 def _place_idle(
@@ -255,24 +257,29 @@ def _token_lines(
     price, _index = prices.token_price(day, model)
     dep_issue = "" if dep in tenancy.deployments or not dep else c.ISSUE_UNKNOWN_DEPLOYMENT
     lines: list[Line] = []
-    for resource, count, unit_price in (
-        (c.INPUT_TOKENS, lambda g: g.uncached_input_tokens, price.input),
-        (c.CACHED_INPUT_TOKENS, lambda g: g.cached_tokens, price.cached),
-        (c.OUTPUT_TOKENS, lambda g: g.output_tokens, price.output),
+    make = Line._make
+    unit = c.UNIT_1M_TOKENS
+    method = c.METHOD_LIST_PRICE
+    uncached = [max(0, g.input_tokens - g.cached_input_tokens) for g in groups]
+    cached = [min(g.cached_input_tokens, g.input_tokens) for g in groups]
+    output = [g.output_tokens for g in groups]
+    for resource, counts, unit_price in (
+        (c.INPUT_TOKENS, uncached, price.input),
+        (c.CACHED_INPUT_TOKENS, cached, price.cached),
+        (c.OUTPUT_TOKENS, output, price.output),
     ):
-        counts = [count(g) for g in groups]
-        total = sum(counts)
-        costs = _split(token_cost_cents(total, unit_price), counts)
-        for g, n, cost in zip(groups, counts, costs):
-            carries_usage = resource == c.INPUT_TOKENS
-            if n == 0 and not carries_usage:
-                continue
-            line = Line(
-                day, g.tenant, dep, model, resource, "", "", n * TOKEN_NANO, c.UNIT_1M_TOKENS, unit_price, cost,
-                c.METHOD_LIST_PRICE, dep_issue,
+        costs = _split(token_cost_cents(sum(counts), unit_price), counts)
+        if resource == c.INPUT_TOKENS:  # carries the usage counters, even at zero tokens
+            lines.extend(
+                make((day, g.tenant, dep, model, resource, "", "", n * TOKEN_NANO, unit, unit_price, cost, method, dep_issue,
+                      g.requests, g.input_tokens, g.cached_input_tokens, g.output_tokens, ""))
+                for g, n, cost in zip(groups, counts, costs)
             )
-            if carries_usage:
-                line.requests, line.input_tokens = g.requests, g.input_tokens
-                line.cached_input_tokens, line.output_tokens = g.cached_input_tokens, g.output_tokens
-            lines.append(line)
+        else:
+            lines.extend(
+                make((day, g.tenant, dep, model, resource, "", "", n * TOKEN_NANO, unit, unit_price, cost, method, dep_issue,
+                      0, 0, 0, 0, ""))
+                for g, n, cost in zip(groups, counts, costs)
+                if n
+            )
     return lines

@@ -17,7 +17,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import gc
 import json
 import time
 import uuid
@@ -109,6 +111,22 @@ def latest_run(store: Store, month: str) -> RunInfo | None:
     return max(complete, key=lambda r: (r.version, r.started_at)) if complete else None
 
 
+@contextlib.contextmanager
+def no_gc():
+    """Pause the cyclic garbage collector while hundreds of thousands of lines are built.
+
+    The lines hold no reference cycles; without this, the collector walks every live line again
+    and again as they are made (a third of the time of the Python step).
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @dataclass
 class Computation:
     lines: list[Line]
@@ -133,15 +151,16 @@ def compute_lines(
     )
     t1 = time.perf_counter()
     timings["sql"] = t1 - t0
-    groups = usage_groups(agg.usage, disc.max_slots, start)
-    events = sum(g.requests for g in groups)
-    if not groups and not agg.held:
-        raise ConfigError(
-            f"no usage events and no GPU allocation heartbeats from {start} to {end - dt.timedelta(days=1)} "
-            f"in database {store.database}: nothing to charge (is the month right? was the data ingested?)"
-        )
-    held = {k: Held(*v) for k, v in agg.held.items()}
-    lines = attribute(EngineInput(disc.skus, held, groups), prices, tenancy)
+    with no_gc():
+        groups = usage_groups(agg.usage, disc.max_slots, start)
+        events = sum(g.requests for g in groups)
+        if not groups and not agg.held:
+            raise ConfigError(
+                f"no usage events and no GPU allocation heartbeats from {start} to {end - dt.timedelta(days=1)} "
+                f"in database {store.database}: nothing to charge (is the month right? was the data ingested?)"
+            )
+        held = {k: Held(*v) for k, v in agg.held.items()}
+        lines = attribute(EngineInput(disc.skus, held, groups), prices, tenancy)
     timings["attribute"] = time.perf_counter() - t1
     return Computation(lines, agg.usage_watermark, events, disc.heartbeat_rows, timings)
 
@@ -177,11 +196,6 @@ def _insert_run(store: Store, run_id: str, start: dt.date, end: dt.date, version
 
 def _now(store: Store) -> dt.datetime:
     return store.query_scalar("SELECT now64(3, 'UTC')")
-
-
-def _month_cost(store: Store, run_id: str) -> Decimal:
-    value = store.query_scalar(f"SELECT toString(sum(cost)) FROM {LEDGER} WHERE run_id = {{r:String}}", {"r": run_id})
-    return Decimal(value or "0")
 
 
 def run_month(
@@ -225,7 +239,8 @@ def run_month(
         timings["adjustments"] = time.perf_counter() - t
         lines = comp.lines + adjustments
         t = time.perf_counter()
-        insert_lines(store, lines, run_id, start, prices.currency)
+        with no_gc():
+            insert_lines(store, lines, run_id, start, prices.currency)
         timings["insert"] = time.perf_counter() - t
     except BaseException as exc:
         _insert_run(store, run_id, start, end, version, c.STATUS_FAILED, started, _now(store), None,
