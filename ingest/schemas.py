@@ -66,3 +66,17 @@ QUARANTINE = pa.schema(
         ("payload", pa.string()),
     ]
 )
+
+CHARGEBACK_RUNS = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("period_start", pa.date32()),
+        ("period_end", pa.date32()),
+        ("version", pa.uint32()),
+        ("status", pa.string()),
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("usage_watermark", TS),
+        ("notes", pa.string()),
+    ]
+)

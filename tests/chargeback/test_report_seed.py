@@ -8,6 +8,8 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from infermeter.chargeback.ledger import SCHEMA as _LEDGER
+from infermeter.ingest.schemas import CHARGEBACK_RUNS as _RUNS
 from infermeter.ingest import schemas
 
 UTC = dt.timezone.utc
@@ -55,32 +57,6 @@ ACME_GPU_HOURS = D("48.2")
 ACME_IDLE_GPU_HOURS = D("5.5")
 ACME_TOKENS = {"input": 181000, "cached_input": 10000, "output": 114500, "requests": 722}
 
-_LEDGER = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("billing_period", pa.date32()),
-        ("tenant", pa.string()),
-        ("deployment", pa.string()),
-        ("model", pa.string()),
-        ("resource", pa.string()),
-        ("quantity", pa.decimal128(38, 9)),
-        ("unit", pa.string()),
-        ("unit_price", pa.decimal128(38, 12)),
-        ("cost", pa.decimal128(38, 2)),
-        ("currency", pa.string()),
-        ("method", pa.string()),
-        ("gpu_model", pa.string()),
-        ("mig_profile", pa.string()),
-        ("requests", pa.uint64()),
-        ("input_tokens", pa.uint64()),
-        ("cached_input_tokens", pa.uint64()),
-        ("output_tokens", pa.uint64()),
-        ("issue", pa.string()),
-        ("adjusts_run_id", pa.string()),
-    ]
-)
 
 
 def ledger_table(run_id: str, lines, month_start: dt.date = MONTH_START, currency: str = "USD") -> pa.Table:
@@ -101,19 +77,6 @@ def ledger_table(run_id: str, lines, month_start: dt.date = MONTH_START, currenc
     return pa.Table.from_pylist(rows, schema=_LEDGER)
 
 
-_RUNS = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("version", pa.uint32()),
-        ("status", pa.string()),
-        ("started_at", pa.timestamp("ms", tz="UTC")),
-        ("finished_at", pa.timestamp("ms", tz="UTC")),
-        ("usage_watermark", pa.timestamp("ms", tz="UTC")),
-        ("notes", pa.string()),
-    ]
-)
 
 
 def add_run(store, run_id: str, version: int, status: str, started: dt.datetime, month_start=MONTH_START,

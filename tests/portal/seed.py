@@ -13,6 +13,9 @@ from decimal import Decimal
 
 import pyarrow as pa
 
+from infermeter.chargeback.ledger import SCHEMA as LEDGER_SCHEMA
+from infermeter.ingest.schemas import CHARGEBACK_RUNS as RUNS_SCHEMA
+
 UTC = dt.timezone.utc
 
 
@@ -56,46 +59,7 @@ def shown(amount: Decimal) -> str:
 SECRET_MARKERS = {"globex": ("globex", f"{month_total('globex'):.2f}", f"{month_total('globex'):,.2f}", "mixtral-8x22b", "h100-pool-7")}
 
 
-LEDGER_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("billing_period", pa.date32()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("tenant", pa.string()),
-        ("deployment", pa.string()),
-        ("model", pa.string()),
-        ("resource", pa.string()),
-        ("gpu_model", pa.string()),
-        ("mig_profile", pa.string()),
-        ("quantity", pa.decimal128(38, 9)),
-        ("unit", pa.string()),
-        ("unit_price", pa.decimal128(38, 12)),
-        ("cost", pa.decimal128(38, 2)),
-        ("currency", pa.string()),
-        ("method", pa.string()),
-        ("requests", pa.uint64()),
-        ("input_tokens", pa.uint64()),
-        ("cached_input_tokens", pa.uint64()),
-        ("output_tokens", pa.uint64()),
-        ("issue", pa.string()),
-        ("adjusts_run_id", pa.string()),
-    ]
-)
 
-RUNS_SCHEMA = pa.schema(
-    [
-        ("run_id", pa.string()),
-        ("period_start", pa.date32()),
-        ("period_end", pa.date32()),
-        ("version", pa.uint32()),
-        ("status", pa.string()),
-        ("started_at", pa.timestamp("ms", tz="UTC")),
-        ("finished_at", pa.timestamp("ms", tz="UTC")),
-        ("usage_watermark", pa.timestamp("ms", tz="UTC")),
-        ("notes", pa.string()),
-    ]
-)
 
 
 def _line(run_id, day, tenant, deployment, model, resource, gpu_model, quantity, unit, price, cost, method, tokens=(0, 0, 0), requests=0):
