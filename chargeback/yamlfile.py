@@ -10,26 +10,14 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from infermeter.errors import ConfigError
+from infermeter.yamlio import read_yaml_text
 
 M = TypeVar("M", bound=BaseModel)
 
 
 def read_yaml(path: Path, what: str) -> tuple[Any, str]:
     """The parsed document and its text; a missing or broken file is a ConfigError."""
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: {what} file not found") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read the {what} file ({exc.strerror})") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark else ""
-        raise ConfigError(f"{path}{where}: invalid YAML: {getattr(exc, 'problem', None) or exc}") from None
+    data, text = read_yaml_text(path, what)
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the {what} file must be a mapping at the top level")
     return data, text

@@ -108,7 +108,7 @@ def test_missing_prices_name_the_field(tmp_path):
             "version: 1\ncurrency: USD\nperiods:\n  - effective_from: 2026-01-01\n    tokens: {m: {input: 1}}\n",
             r"periods\[0\]\.tokens\.m\.output: Field required",
         ),
-        ("version: [\n", r"prices.yaml:2: invalid YAML"),
+        ("version: [\n", r"prices.yaml:2:\d+: invalid YAML"),
         ("- 1\n", r"must be a mapping"),
     ],
 )
