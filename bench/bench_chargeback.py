@@ -7,8 +7,10 @@
 The data is generated INSIDE chdb (INSERT ... SELECT FROM numbers()): 1,000 tenants (skewed),
 50 deployments (1-8 GPUs each, five dedicated, five on MIG slices, half of them quiet at night so
 there is idle time), minute-level allocation heartbeats with a few gaps, a token-priced API,
-0.5 % of the events sent twice (the same event_id) and a price change on the 15th. Generation
-runs in a child process, so the peak memory printed is the chargeback run's own.
+0.5 % of the events sent twice (the same event_id), a price change on the 15th, and vLLM's
+prefill/decode time per deployment and minute (``vllm:request_{prefill,decode}_time_seconds_sum``
+deltas in ``samples``, so the engine runs its phase split; ``--no-phases`` leaves them out).
+Generation runs in a child process, so the peak memory printed is the chargeback run's own.
 
 Printed: the full ``run`` (SQL, Decimal rounding, ledger insert, run record) on chdb; the same
 attribution in pandas on one day of the data (deduplicate by event_id, spread heartbeats over
@@ -55,7 +57,7 @@ def _dep_expr(d: str) -> dict[str, str]:
     }
 
 
-def generate(path: Path, events: int, settle: bool = True) -> dict:
+def generate(path: Path, events: int, settle: bool = True, phases: bool = True) -> dict:
     from infermeter.ingest.migrate import RenderOptions, migrate
     from infermeter.ingest.store.chdb_store import ChdbStore
 
@@ -106,6 +108,28 @@ FROM (
 )""",
             {"start": start},
         )
+    if phases:
+        # vLLM's phase timing: per GPU deployment and minute, the increase of the prefill and decode
+        # time histograms' _sum (one series each, labelled with the deployment); prefill's share
+        # differs by deployment and drifts through the day.
+        from infermeter.chargeback import conventions as cc
+
+        st.command(
+            f"""INSERT INTO series (series_id, metric, labels, source, target, first_seen, last_seen)
+SELECT cityHash64(d, ph), if(ph = 0, {{pre:String}}, {{dec:String}}),
+       map('deployment', {d['name']}, 'model_name', concat('model-', toString(d % 20))), 'vllm', {d['name']},
+       {{start:DateTime64(3)}}, {{start:DateTime64(3)}}
+FROM (SELECT number % {N_DEPLOYMENTS} AS d, intDiv(number, {N_DEPLOYMENTS}) AS ph FROM numbers({2 * N_DEPLOYMENTS}))""",
+            {"start": start, "pre": cc.PREFILL_TIME_SUM, "dec": cc.DECODE_TIME_SUM},
+        )
+        st.command(
+            f"""INSERT INTO samples (series_id, ts, value, delta)
+SELECT cityHash64(d, ph), toDateTime64({{start:DateTime64(3)}}, 3, 'UTC') + toIntervalSecond(m * 60 + 30), 0.,
+       if(ph = 0, 4. + d % 7 + 3 * sin(m / 240.), 40. + (d * 13) % 50 + 10 * cos(m / 300.))
+FROM (SELECT number % {N_DEPLOYMENTS} AS d, intDiv(number, {N_DEPLOYMENTS}) % 2 AS ph, intDiv(number, {2 * N_DEPLOYMENTS}) AS m
+      FROM numbers({2 * N_DEPLOYMENTS * minutes}))""",
+            {"start": start},
+        )
     # 0.5 % of the events again: the same event_id (a retried send), ingested later.
     st.command(
         "INSERT INTO usage SELECT * EXCEPT (ingested_at), now64(3) + INTERVAL 1 SECOND FROM usage "
@@ -128,6 +152,7 @@ FROM (
         "merge_s": t3 - t2,
         "usage_parts": st.query_scalar("SELECT count() FROM system.parts WHERE active AND database = {d:String} AND table = 'usage'", {"d": DB}),
         "settled": settle,
+        "phase_rows": st.query_scalar("SELECT count() FROM samples_1m"),
     }
     st.close()
     return info
@@ -183,21 +208,34 @@ def write_configs(directory: Path) -> tuple[Path, Path]:
 
 # ----------------------------------------------------------------------------- the pandas baseline
 
-def pandas_attribution(usage, alloc, day: dt.date, w_in: float, w_cached: float, w_out: float, token_deps: set[str]):
-    """The same per-minute attribution as the engine, in pandas, for one day."""
+def _epoch_ms(col):
+    """Milliseconds since the epoch, whatever the column's time unit (pandas keeps ClickHouse's ms)."""
+    if col.dtype.kind != "M":
+        return col
+    unit = "datetime64[ms, UTC]" if getattr(col.dtype, "tz", None) is not None else "datetime64[ms]"
+    return col.astype(unit).astype("int64")
+
+
+def pandas_attribution(
+    usage, alloc, day: dt.date, w_in: float, w_cached: float, w_out: float, token_deps: set[str], timing=None, window: int = 60
+):
+    """The same per-minute attribution as the engine, in pandas, for one day (with the phase split
+    when ``timing`` has per (deployment, minute) prefill and decode seconds)."""
     import numpy as np
     import pandas as pd
 
     p0 = pd.Timestamp(day).value // 10**6
     u = usage.sort_values("ingested_at").drop_duplicates(["event_id"], keep="last")
-    ts_ms = u["ts"].astype("int64") // 10**6 if u["ts"].dtype.kind == "M" else u["ts"]
+    ts_ms = _epoch_ms(u["ts"])
     u = u.assign(mi=((ts_ms - p0) // 60000).astype("int64"))
     inp = u["input_tokens"].astype("float64")
     cached = np.minimum(u["cached_input_tokens"].astype("float64"), inp)
-    work = (inp - cached) * w_in + cached * w_cached + u["output_tokens"].astype("float64") * w_out
-    u = u.assign(work=np.where(u["deployment"].isin(token_deps), 0.0, work))
+    billed = ~u["deployment"].isin(token_deps)
+    pre = np.where(billed, (inp - cached) * w_in + cached * w_cached, 0.0)
+    dec = np.where(billed, u["output_tokens"].astype("float64") * w_out, 0.0)
+    u = u.assign(pre=pre, dec=dec, work=pre + dec)
     a = alloc.drop_duplicates(["deployment", "instance", "gpu_uuid", "ts"], keep="last")
-    e = (a["ts"].astype("int64") // 10**6 if a["ts"].dtype.kind == "M" else a["ts"]) - p0
+    e = _epoch_ms(a["ts"]) - p0
     s = e - (a["interval_s"] * 1000).round().astype("int64")
     first, last = s // 60000, (e - 1) // 60000
     reps = (last - first + 1).clip(lower=1)
@@ -210,11 +248,22 @@ def pandas_attribution(usage, alloc, day: dt.date, w_in: float, w_cached: float,
     a = a.assign(held=(overlap * a["fraction"]).round())
     a = a[(a["mi"] >= 0) & (a["mi"] < 1440)]
     held = a.groupby(["deployment", "mi", "gpu_model", "mig_profile"], observed=True)["held"].sum().reset_index()
-    w = u.groupby(["deployment", "mi"], observed=True)["work"].sum().rename("total").reset_index()
-    rate = held.merge(w, on=["deployment", "mi"], how="inner")
-    rate = rate[rate["total"] > 0].assign(rate=lambda x: x["held"] / x["total"])
-    j = u.merge(rate[["deployment", "mi", "gpu_model", "mig_profile", "rate"]], on=["deployment", "mi"], how="left")
-    j = j.assign(gpu_ms=j["work"] * j["rate"].fillna(0.0))
+    w = u.groupby(["deployment", "mi"], observed=True)[["pre", "dec"]].sum().reset_index()
+    w = w.assign(total=w["pre"] + w["dec"])
+    share = w["pre"] / w["total"].where(w["total"] > 0)
+    if timing is not None and len(timing):
+        t = timing.assign(win=timing["mi"] // window).groupby(["deployment", "win"], observed=True)[["prefill", "decode"]].sum()
+        t = (t["prefill"] / (t["prefill"] + t["decode"])).rename("p").reset_index()
+        w = w.assign(win=w["mi"] // window).merge(t, on=["deployment", "win"], how="left")
+        share = np.where(w["p"].notna() & (w["pre"] > 0) & (w["dec"] > 0), w["p"], share)
+    w = w.assign(
+        fp=np.where(w["pre"] > 0, share / w["pre"].where(w["pre"] > 0), 0.0),
+        fd=np.where(w["dec"] > 0, (1 - share) / w["dec"].where(w["dec"] > 0), 0.0),
+    )
+    rate = held.merge(w[["deployment", "mi", "fp", "fd", "total"]], on=["deployment", "mi"], how="inner")
+    rate = rate[rate["total"] > 0]
+    j = u.merge(rate[["deployment", "mi", "gpu_model", "mig_profile", "held", "fp", "fd"]], on=["deployment", "mi"], how="left")
+    j = j.assign(gpu_ms=j["held"].fillna(0.0) * (j["pre"] * j["fp"].fillna(0.0) + j["dec"] * j["fd"].fillna(0.0)))
     return (
         j.groupby(["tenant", "deployment", "model", "gpu_model", "mig_profile"], observed=True, dropna=False)
         .agg(gpu_ms=("gpu_ms", "sum"), requests=("event_id", "size"), input_tokens=("input_tokens", "sum"))
@@ -231,21 +280,22 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--generate-only", type=Path, default=None, help=argparse.SUPPRESS)
     ap.add_argument("--skip-pandas", action="store_true", help="only the chdb run")
     ap.add_argument("--unmerged", action="store_true", help="leave the ingest parts unmerged (FINAL merges them at query time)")
+    ap.add_argument("--no-phases", action="store_true", help="no vLLM prefill/decode timing (token weights only)")
     args = ap.parse_args(argv)
     events = parse_count(args.events)
 
     if args.generate_only:
-        print(json.dumps(generate(args.generate_only, events, settle=not args.unmerged)))
+        print(json.dumps(generate(args.generate_only, events, settle=not args.unmerged, phases=not args.no_phases)))
         return 0
 
     workdir = args.keep or Path(tempfile.mkdtemp(prefix="bench-chargeback-"))
-    store_dir = workdir / (f"chdb-{events}" + ("-unmerged" if args.unmerged else ""))
+    store_dir = workdir / (f"chdb-{events}" + ("-unmerged" if args.unmerged else "") + ("-nophases" if args.no_phases else ""))
     marker = store_dir / ".generated"
     if not marker.exists():
         print(f"generating {events:,} events in chdb ({store_dir}) ...", flush=True)
         proc = subprocess.run(
             [sys.executable, __file__, "--events", str(events), "--generate-only", str(store_dir)]
-            + (["--unmerged"] if args.unmerged else []),
+            + (["--unmerged"] if args.unmerged else []) + (["--no-phases"] if args.no_phases else []),
             check=True, capture_output=True, text=True,
         )
         info = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -278,7 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"chdb run {MONTH}: {chdb_s:.2f} s for {n_usage:,} usage rows + {info['heartbeats']:,} heartbeats "
         f"({chdb_s / n_usage * 1e9:.1f} ns/event); run {result.run_id} v{result.version}, "
-        f"{result.lines:,} ledger lines, total {result.total} {result.currency}"
+        f"{result.lines:,} ledger lines, total {result.total} {result.currency}; "
+        f"{result.notes['phase_windows']:,} (deployment, hour) windows split by prefill/decode time"
     )
     for phase, secs in result.timings.items():
         print(f"  {phase:<12} {secs:6.2f} s")
@@ -297,9 +348,19 @@ def main(argv: list[str] | None = None) -> int:
             "WHERE ts > {a:DateTime64(3)} AND ts < {c:DateTime64(3)}",
             p,
         )
+        timing = None if args.no_phases else st.query_df(
+            "SELECT s.labels['deployment'] AS deployment, "
+            "intDiv(toInt64(toUnixTimestamp(m.ts)) - toInt64(toUnixTimestamp({a:DateTime64(3)})), 60) AS mi, "
+            "sumIf(m.delta, s.metric LIKE '%prefill%') AS prefill, sumIf(m.delta, s.metric LIKE '%decode%') AS decode "
+            "FROM samples_1m AS m INNER JOIN series AS s ON m.series_id = s.series_id "
+            "WHERE m.ts >= {a:DateTime64(3)} AND m.ts < {b:DateTime64(3)} GROUP BY deployment, mi",
+            p,
+        )
         w = tenancy.weights
         t1 = time.perf_counter()
-        out = pandas_attribution(usage, alloc, day, w.input, w.cached, w.output, tenancy.token_deployments())
+        out = pandas_attribution(
+            usage, alloc, day, w.input, w.cached, w.output, tenancy.token_deployments(), timing, w.phase_window_minutes
+        )
         pandas_s = time.perf_counter() - t1
         per_pandas = pandas_s / len(usage) * 1e9
         per_chdb = chdb_s / n_usage * 1e9
@@ -308,6 +369,18 @@ def main(argv: list[str] | None = None) -> int:
             f"({per_pandas:.1f} ns/event), {len(out):,} groups"
         )
         print(f"ratio per event, pandas / chdb full run: {per_pandas / per_chdb:.1f}x")
+        # The two agree: busy GPU-hours per (tenant, shared deployment) on that day.
+        ledger = {
+            (t, d): float(q)
+            for t, d, q in st.query_rows(
+                "SELECT tenant, deployment, sum(quantity) FROM ledger WHERE run_id = {r:String} AND resource = 'gpu' "
+                "AND method = 'shared' AND period_start = {d:Date} GROUP BY tenant, deployment",
+                {"r": result.run_id, "d": day},
+            )
+        }
+        theirs = out.groupby(["tenant", "deployment"], observed=True)["gpu_ms"].sum() / 3.6e6
+        diff = max((abs(theirs.get((t, d), 0.0) - q) for (t, d), q in ledger.items()), default=0.0)
+        print(f"  pandas and chdb agree per (tenant, shared deployment) on {day}: max difference {diff:.2e} GPU-hours")
         emit(f"chargeback run, {n_usage:,} events", f"{chdb_s:.2f} s ({per_chdb:.0f} ns/event)",
              f"pandas {per_pandas:.0f} ns/event", per_pandas / per_chdb, "<= 10 s for 100M; >= 10x per event")
     st.close()

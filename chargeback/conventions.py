@@ -34,6 +34,14 @@ IDLE_TENANT = "(idle)"
 
 IDLE_POLICIES = ("proportional", "owner", "separate")
 
+# The prefill/decode time split (``Weights.phase_split``): the ``_sum`` series of vLLM's phase
+# histograms, and the labels naming a series' deployment: ``deployment`` (a target's static label),
+# else the instance (``pod``, else ``target``) looked up in ``gpu_allocation``.
+PREFILL_TIME_SUM = "vllm:request_prefill_time_seconds_sum"
+DECODE_TIME_SUM = "vllm:request_decode_time_seconds_sum"
+DEPLOYMENT_LABEL = "deployment"
+INSTANCE_LABELS = ("pod", "target")
+
 # ``chargeback_runs.status``
 STATUS_RUNNING = "running"
 STATUS_COMPLETE = "complete"

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 
+from infermeter.chargeback import phases
 from infermeter.chargeback.config import Weights
 from infermeter.ingest.conventions import GPU_ALLOCATION, USAGE
 from infermeter.ingest.store.base import Store
@@ -73,6 +74,8 @@ class Aggregates:
     # cached_input_tokens, output_tokens
     usage: pa.Table | None = None
     usage_watermark: dt.datetime | None = None
+    # (deployment, window) pairs with vLLM prefill/decode timing: 0 = token weights alone
+    phase_windows: int = 0
 
 
 def _ms(day: dt.date) -> int:
@@ -99,18 +102,35 @@ def discover(store: Store, start: dt.date, end: dt.date) -> Discovery:
     return Discovery(deployments=sorted(skus), skus=skus, heartbeat_rows=sum(int(r[3]) for r in sku_rows))
 
 
-def _work_expr() -> str:
-    """Weighted tokens of one request; token-priced models and deployments do no GPU work.
+_EXCLUDED = (
+    " * transform(model, {tok_models:Array(String)}, {tok_models_zero:Array(Float64)}, 1.)"
+    " * transform(deployment, {tok_deps:Array(String)}, {tok_deps_zero:Array(Float64)}, 1.)"
+)
 
-    The exclusions are multipliers from ``transform()`` on the LowCardinality columns (computed
-    once per distinct value, not per row); cached input is clamped to the input.
+
+def _prefill_work_expr() -> str:
+    """Input work of one request (its prefill): weighted input tokens, cached input clamped to the input.
+
+    Token-priced models and deployments do no GPU work: multipliers from ``transform()`` on the
+    LowCardinality columns (computed once per distinct value, not per row).
     """
     return (
         "(toFloat64(input_tokens) * {w_in:Float64}"
+        " + toFloat64(least(cached_input_tokens, input_tokens)) * {w_cached_delta:Float64})" + _EXCLUDED
+    )
+
+
+def _decode_work_expr() -> str:
+    """Output work of one request (its decode): weighted output tokens."""
+    return "(toFloat64(output_tokens) * {w_out:Float64})" + _EXCLUDED
+
+
+def _work_expr() -> str:
+    """Weighted tokens of one request: input work + output work."""
+    return (
+        "(toFloat64(input_tokens) * {w_in:Float64}"
         " + toFloat64(least(cached_input_tokens, input_tokens)) * {w_cached_delta:Float64}"
-        " + toFloat64(output_tokens) * {w_out:Float64})"
-        " * transform(model, {tok_models:Array(String)}, {tok_models_zero:Array(Float64)}, 1.)"
-        " * transform(deployment, {tok_deps:Array(String)}, {tok_deps_zero:Array(Float64)}, 1.)"
+        " + toFloat64(output_tokens) * {w_out:Float64})" + _EXCLUDED
     )
 
 
@@ -154,17 +174,21 @@ class _Scratch:
         tag = uuid.uuid4().hex[:12]
         self.held = f"_chargeback_held_{tag}"
         self.work = f"_chargeback_work_{tag}"
+        self.phase = f"_chargeback_phase_{tag}"
 
     def __enter__(self) -> "_Scratch":
         self.store.command(
             f"CREATE TABLE {self.held} (slot UInt8, cell UInt32, held_ms Int64, inst_ms Int64) "
             "ENGINE = MergeTree ORDER BY (slot, cell)"
         )
-        self.store.command(f"CREATE TABLE {self.work} (cell UInt32, work Float64) ENGINE = MergeTree ORDER BY cell")
+        self.store.command(
+            f"CREATE TABLE {self.work} (cell UInt32, pre Float64, dec Float64) ENGINE = MergeTree ORDER BY cell"
+        )
+        self.store.command(f"CREATE TABLE {self.phase} {phases.SCRATCH_COLUMNS} ENGINE = MergeTree ORDER BY dw")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for name in (self.held, self.work):
+        for name in (self.held, self.work, self.phase):
             try:
                 self.store.command(f"DROP TABLE IF EXISTS {name}")
             except Exception:  # pragma: no cover - best effort cleanup
@@ -249,24 +273,28 @@ GROUP BY slot, cell""",
         period, period_params = _usage_period(store, start, end, "u")
         if deps:
             store.command(
-                f"""INSERT INTO {scratch.work} (cell, work)
-SELECT cell, sum(w) AS work
+                f"""INSERT INTO {scratch.work} (cell, pre, dec)
+SELECT cell, sum(wp) AS pre, sum(wd) AS dec
 FROM (
     SELECT transform(deployment, {{deps:Array(String)}}, {{dep_ids:Array(UInt32)}}, toUInt32(0)) AS di,
            toUInt32(intDiv(toUnixTimestamp64Milli(ts) - {{p0:Int64}}, 60000) * {{stride:UInt32}} + di) AS cell,
-           {_work_expr()} AS w
+           {_prefill_work_expr()} AS wp, {_decode_work_expr()} AS wd
     FROM {USAGE} FINAL
     WHERE {period} AND di > 0
 )
 GROUP BY cell
-HAVING work > 0""",
+HAVING pre + dec > 0""",
                 {**base, **period_params},
             )
         if progress:
             progress("work")
+        if deps and weights.phase_split:
+            out.phase_windows = phases.fill(store, scratch.phase, base, weights.phase_window_minutes)
+            if progress:
+                progress("phases")
         for day_index, di, slot, held_ms, inst_ms, idle_ms in store.query_rows(
             f"""SELECT intDiv(h.cell, {{stride:UInt32}} * {MINUTES_PER_DAY}) AS d, h.cell % {{stride:UInt32}} AS di, h.slot,
-       sum(h.held_ms), sum(h.inst_ms), sumIf(h.held_ms, w.work = 0)
+       sum(h.held_ms), sum(h.inst_ms), sumIf(h.held_ms, w.pre + w.dec = 0)
 FROM {scratch.held} AS h LEFT JOIN {scratch.work} AS w ON h.cell = w.cell
 GROUP BY d, di, h.slot""",
             base,
@@ -276,11 +304,12 @@ GROUP BY d, di, h.slot""",
         if progress:
             progress("summary")
         days_per_chunk = max(1, min(n_days, max_cells // (stride * MINUTES_PER_DAY)))
+        split = weights.phase_window_minutes if out.phase_windows else None
         names = _usage_names(store, period, period_params)
         tables = []
         for d0 in range(0, n_days, days_per_chunk):
             d1 = min(n_days, d0 + days_per_chunk)
-            tables.append(_attribute_chunk(store, scratch, base, start, d0, d1, slots, names))
+            tables.append(_attribute_chunk(store, scratch, base, start, d0, d1, slots, names, split))
             if progress:
                 progress(f"days {d0}-{d1}")
         out.usage = pa.concat_tables(tables)
@@ -317,9 +346,18 @@ def _usage_names(store: Store, period: str, params: dict) -> _Names:
 
 
 def _attribute_chunk(
-    store: Store, scratch: _Scratch, base: dict, start: dt.date, d0: int, d1: int, slots: int, names: _Names | None
+    store: Store, scratch: _Scratch, base: dict, start: dt.date, d0: int, d1: int, slots: int, names: _Names | None,
+    split: int | None = None,
 ) -> pa.Table:
     """Per (day, tenant, deployment, model) of days ``[d0, d1)``: GPU-ms by sku slot, requests, tokens.
+
+    Without ``split`` an event's GPU-ms on a slot = its work x the minute's rate (held / work).
+    With ``split`` (the phase window in minutes) each minute's held GPU-ms are cut into a prefill
+    share ``p`` (the window's measured prefill time / (prefill + decode); where the window has no
+    timing, or the minute has no input or no output work, the minute's input work / total work)
+    and the rest; an event's GPU-ms = held x (input work x p / the minute's input work + output
+    work x (1 - p) / the minute's output work). Either way the events of a minute with work share
+    exactly its held GPU-ms.
 
     With ``names`` the groups are keyed by one packed UInt64 (ids from ``transform()``, which runs
     per distinct value), far cheaper to hash than four columns; a name that was not in ``names``
@@ -338,21 +376,43 @@ def _attribute_chunk(
         "cells": (d1 - d0) * MINUTES_PER_DAY * stride,
     }
     # Array position (0-based) of a scratch cell within the chunk: cell - c0.
-    work_arr = (
-        f"(SELECT groupArrayInsertAt(0., {{cells:UInt64}})(work, toUInt32(cell - {{c0:UInt32}})) FROM {scratch.work} "
-        "WHERE cell >= {c0:UInt32} AND cell < {c1:UInt32})"
-    )
+    def work_arr(column: str) -> str:
+        return (
+            f"(SELECT groupArrayInsertAt(0., {{cells:UInt64}})({column}, toUInt32(cell - {{c0:UInt32}})) FROM {scratch.work} "
+            "WHERE cell >= {c0:UInt32} AND cell < {c1:UInt32})"
+        )
+
     scalars = []
     sums = []
+    if split:
+        # Phase rows of the chunk: dw = window · stride + deployment index; the chunk starts a window.
+        win_cells = (d1 - d0) * MINUTES_PER_DAY // split * stride
+        params.update(win=split, w0=d0 * MINUTES_PER_DAY // split * stride, win_cells=win_cells)
+        phase_arr = (
+            f"(SELECT groupArrayInsertAt(-1., {{win_cells:UInt64}})(prefill / (prefill + decode), toUInt32(dw - {{w0:UInt32}})) "
+            f"FROM {scratch.phase} WHERE dw >= {{w0:UInt32}} AND dw < {{w0:UInt32}} + {{win_cells:UInt32}})"
+        )
+        ph_at = "PH[intDiv(intDiv(i, {stride:UInt32}), {win:UInt32}) * {stride:UInt32} + i % {stride:UInt32} + 1]"
+        share = f"multiIf(a > 0 AND b > 0 AND {ph_at} >= 0, {ph_at}, a + b > 0, a / (a + b), 0.)"
+        # Per cell, GPU-ms per held ms per unit of input work (fp) and of output work (fd).
+        for name, expr in (("fp", f"if(a > 0, ({share}) / a, 0.)"), ("fd", f"if(b > 0, (1. - ({share})) / b, 0.)")):
+            scalars.append(
+                f"(SELECT arrayMap((a, b, i) -> {expr}, A, B, range({{cells:UInt64}})) FROM "
+                f"(SELECT {work_arr('pre')} AS A, {work_arr('dec')} AS B, {phase_arr} AS PH)) AS {name}"
+            )
     for s in range(slots):
         params[f"slot{s}"] = s
         held_arr = (
             f"(SELECT groupArrayInsertAt(toInt64(0), {{cells:UInt64}})(held_ms, toUInt32(cell - {{c0:UInt32}})) "
             f"FROM {scratch.held} WHERE slot = {{slot{s}:UInt8}} AND cell >= {{c0:UInt32}} AND cell < {{c1:UInt32}})"
         )
-        # One scalar subquery per slot, so the rate array is built once, not once per block.
-        scalars.append(f"(SELECT arrayMap((h, w) -> if(w > 0, h / w, 0.), {held_arr}, {work_arr})) AS rate{s}")
-        sums.append(f"sum(w * rate{s}[pos]) AS g{s}")
+        # One scalar subquery per slot, so the array is built once, not once per block.
+        if split:
+            scalars.append(f"(SELECT arrayMap(h -> toFloat64(h), {held_arr})) AS held{s}")
+            sums.append(f"sum(f * held{s}[pos]) AS g{s}")
+        else:
+            scalars.append(f"(SELECT arrayMap((h, w) -> if(w > 0, h / w, 0.), {held_arr}, {work_arr('pre + dec')})) AS rate{s}")
+            sums.append(f"sum(w * rate{s}[pos]) AS g{s}")
     with_clause = ("WITH " + ",\n     ".join(scalars)) if slots else ""
     select_g = "".join(f"{x},\n       " for x in sums)
     aggregates = (
@@ -360,10 +420,14 @@ def _attribute_chunk(
         "       sum(cached_input_tokens) AS cached_input_tokens, sum(output_tokens) AS output_tokens"
     )
     # pos: 1-based array index; a deployment that held no GPU (di = 0) reads the minute's zero slot.
+    if split and slots:
+        work = f"{_prefill_work_expr()} * fp[pos] + {_decode_work_expr()} * fd[pos] AS f"
+    else:
+        work = f"{_work_expr()} AS w"
     inner = f"""    SELECT tenant, deployment, model, input_tokens, cached_input_tokens, output_tokens,
            toUInt32(intDiv(toUnixTimestamp64Milli(ts) - {{p0:Int64}}, 60000) - {{m0:Int64}}) AS m,
            m * {{stride:UInt32}} + transform(deployment, {{deps:Array(String)}}, {{dep_ids:Array(UInt32)}}, toUInt32(0)) + 1 AS pos,
-           {_work_expr()} AS w
+           {work}
     FROM {USAGE} FINAL
     WHERE {period}"""
     if names is not None and names.fit(d1 - d0):

@@ -134,6 +134,7 @@ class Computation:
     usage_events: int
     heartbeat_rows: int
     timings: dict[str, float] = field(default_factory=dict)
+    phase_windows: int = 0  # (deployment, window) pairs split by vLLM's prefill/decode time
 
 
 def compute_lines(
@@ -162,7 +163,7 @@ def compute_lines(
         held = {k: Held(*v) for k, v in agg.held.items()}
         lines = attribute(EngineInput(disc.skus, held, groups), prices, tenancy)
     timings["attribute"] = time.perf_counter() - t1
-    return Computation(lines, agg.usage_watermark, events, disc.heartbeat_rows, timings)
+    return Computation(lines, agg.usage_watermark, events, disc.heartbeat_rows, timings, agg.phase_windows)
 
 
 @dataclass
@@ -268,6 +269,7 @@ def run_month(
         "currency": prices.currency,
         "usage_events": comp.usage_events,
         "heartbeat_rows": comp.heartbeat_rows,
+        "phase_windows": comp.phase_windows,
         "issues": dict(issues),
         "adjustments": {k: str(v) for k, v in adj_totals.items()},
         "checked": checked,

@@ -41,6 +41,42 @@ class Beat:
     fraction: float = 1.0
 
 
+@dataclass(frozen=True)
+class Timing:
+    """One scrape's increase of a vLLM phase histogram's ``_sum`` (seconds of prefill or decode)."""
+
+    ts: dt.datetime  # naive UTC
+    phase: str  # "prefill" | "decode"
+    seconds: float
+    deployment: str = ""  # the series' ``deployment`` label ('' = none)
+    pod: str = ""  # the series' ``pod`` label, looked up in gpu_allocation.instance
+
+
+def insert_timing(store, timings: list[Timing]) -> None:
+    """Series and samples as the sidecar writes them (samples_1m fills through its materialized view)."""
+    from infermeter.chargeback import conventions as cc
+    from infermeter.exporters.series import series_id
+
+    if not timings:
+        return
+    series = {}
+    samples = []
+    for t in timings:
+        metric = cc.PREFILL_TIME_SUM if t.phase == "prefill" else cc.DECODE_TIME_SUM
+        labels = {"model_name": "m"}
+        if t.deployment:
+            labels["deployment"] = t.deployment
+        if t.pod:
+            labels["pod"] = t.pod
+        key = tuple(sorted(labels.items()))
+        sid = series_id(metric, key)
+        series[sid] = {"series_id": sid, "metric": metric, "labels": list(key), "source": "vllm", "target": "t",
+                       "first_seen": t.ts, "last_seen": t.ts}
+        samples.append({"series_id": sid, "ts": t.ts, "value": 0.0, "delta": t.seconds})
+    store.insert_arrow("series", pa.Table.from_pylist(list(series.values()), schema=schemas.SERIES))
+    store.insert_arrow("samples", pa.Table.from_pylist(samples, schema=schemas.SAMPLES))
+
+
 def insert_usage(store, events: list[Event]) -> None:
     if not events:
         return
@@ -120,14 +156,35 @@ def _ms(ts: dt.datetime) -> int:
     return int(ts.replace(tzinfo=UTC).timestamp() * 1000)
 
 
+def _phase_shares(timings: list[Timing], beats: list[Beat], start: dt.date, end: dt.date, window: int) -> dict:
+    """(deployment, window index) -> prefill share, from the timing samples (the engine's rule for
+    naming a series' deployment: its label, else its pod looked up in the period's heartbeats)."""
+    lo = dt.datetime(start.year, start.month, start.day)
+    hi = dt.datetime(end.year, end.month, end.day)
+    inst = {b.instance: b.deployment for b in beats if lo < b.ts < hi + dt.timedelta(days=1)}
+    held_deps = {b.deployment for b in beats if lo < b.ts < hi + dt.timedelta(days=1)}
+    acc: dict[tuple, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
+    for t in timings:
+        dep = t.deployment or inst.get(t.pod, "")
+        if dep not in held_deps or not (lo <= t.ts < hi) or t.seconds <= 0:
+            continue
+        minute = (_ms(t.ts) - _ms(lo)) // 60000
+        acc[(dep, minute // window)][t.phase == "decode"] += Fraction(t.seconds)
+    return {k: pre / (pre + dec) for k, (pre, dec) in acc.items() if pre + dec > 0}
+
+
 def reference(
-    events: list[Event], beats: list[Beat], start: dt.date, end: dt.date, weights: Weights, token_models=(), token_deps=()
+    events: list[Event], beats: list[Beat], start: dt.date, end: dt.date, weights: Weights, token_models=(), token_deps=(),
+    timings: list[Timing] = (),
 ):
     """Per-minute attribution, event by event, in exact fractions of GPU-milliseconds.
 
     Returns (held, idle, busy): held and idle per (deployment, day, gpu_model, mig_profile) in
     integer GPU-ms; busy per (day, tenant, deployment, model, gpu_model, mig_profile) as a Fraction.
+    With ``weights.phase_split`` and ``timings`` each minute's held GPU-ms are cut by the window's
+    prefill share into an input-work part and an output-work part (see engine_sql).
     """
+    shares = _phase_shares(list(timings), beats, start, end, weights.phase_window_minutes) if weights.phase_split else {}
     p0 = _ms(dt.datetime(start.year, start.month, start.day))
     minutes = (end - start).days * 1440
     held: dict[tuple, int] = defaultdict(int)  # (dep, minute, sku) -> ms
@@ -148,21 +205,22 @@ def reference(
         unique[(ev.ts.date(), ev.tenant, ev.event_id)] = ev
     work_of = {}
     work: dict[tuple, Fraction] = defaultdict(Fraction)
+    pre_work: dict[tuple, Fraction] = defaultdict(Fraction)
+    dec_work: dict[tuple, Fraction] = defaultdict(Fraction)
     for ev in unique.values():
         if not (p0 <= _ms(ev.ts) < p0 + minutes * 60000):
             continue
         if ev.model in token_models or ev.deployment in token_deps:
-            w = Fraction(0)
+            wp = wd = Fraction(0)
         else:
             cached = min(ev.cached_input_tokens, ev.input_tokens)
-            w = (
-                Fraction(weights.input) * (ev.input_tokens - cached)
-                + Fraction(weights.cached) * cached
-                + Fraction(weights.output) * ev.output_tokens
-            )
+            wp = Fraction(weights.input) * (ev.input_tokens - cached) + Fraction(weights.cached) * cached
+            wd = Fraction(weights.output) * ev.output_tokens
         m = (_ms(ev.ts) - p0) // 60000
-        work_of[ev] = (m, w)
-        work[(ev.deployment, m)] += w
+        work_of[ev] = (m, wp, wd)
+        work[(ev.deployment, m)] += wp + wd
+        pre_work[(ev.deployment, m)] += wp
+        dec_work[(ev.deployment, m)] += wd
     held_day: dict[tuple, int] = defaultdict(int)
     idle_day: dict[tuple, int] = defaultdict(int)
     for (dep, m, sku), ms in held.items():
@@ -171,12 +229,18 @@ def reference(
         if not work.get((dep, m)):
             idle_day[(dep, day, *sku)] += ms
     busy: dict[tuple, Fraction] = defaultdict(Fraction)
-    for ev, (m, w) in work_of.items():
-        total = work.get((ev.deployment, m))
-        if not w or not total:
+    for ev, (m, wp, wd) in work_of.items():
+        cell = (ev.deployment, m)
+        total = work.get(cell)
+        if not (wp + wd) or not total:
             continue
+        pre, dec = pre_work[cell], dec_work[cell]
+        p = shares.get((ev.deployment, m // weights.phase_window_minutes))
+        if p is None or not pre or not dec:
+            p = pre / total
+        share = (wp * p / pre if pre else 0) + (wd * (1 - p) / dec if dec else 0)
         day = start + dt.timedelta(days=m // 1440)
         for (dep, mm, sku), ms in held.items():
             if dep == ev.deployment and mm == m:
-                busy[(day, ev.tenant, ev.deployment, ev.model, *sku)] += Fraction(ms) * w / total
+                busy[(day, ev.tenant, ev.deployment, ev.model, *sku)] += Fraction(ms) * share
     return dict(held_day), dict(idle_day), dict(busy), list(unique.values())

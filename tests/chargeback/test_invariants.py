@@ -8,7 +8,9 @@ the engine (SQL on the real store, then the exact Python step) and checks:
 - tenant lines sum to the deployment's cost at list price, to the cent; the fleet total is their sum;
 - under ``separate``, a tenant with no requests pays nothing and idle sits on the ``(idle)`` line;
 - the two days computed one by one give exactly the lines of the two days computed together;
-- an event sent twice (the same event_id) counts once.
+- an event sent twice (the same event_id) counts once;
+- with vLLM prefill/decode timing (by ``deployment`` label, by ``pod``, or for no known
+  deployment) and ``phase_split``, busy shares follow the reference's phase rule.
 """
 
 from __future__ import annotations
@@ -25,7 +27,17 @@ from hypothesis import strategies as st
 from infermeter.chargeback import conventions as c
 from infermeter.chargeback.money import gpu_cost_cents, ms_to_nano_hours
 from infermeter.chargeback.runs import compute_lines
-from tests.chargeback.test_engine_data import Beat, Event, insert_beats, insert_usage, reference, simple_catalog, tenancy
+from tests.chargeback.test_engine_data import (
+    Beat,
+    Event,
+    Timing,
+    insert_beats,
+    insert_timing,
+    insert_usage,
+    reference,
+    simple_catalog,
+    tenancy,
+)
 
 BASE = dt.date(2031, 1, 1)
 _slots = itertools.count()
@@ -77,12 +89,30 @@ def fleets(draw):
         )
     dup = draw(st.lists(st.integers(0, max(0, n_events - 1)), max_size=3)) if n_events else []
     policy = draw(st.sampled_from(["proportional", "owner", "separate"]))
-    weights = draw(st.sampled_from([{"input": 1, "output": 2}, {"input": 1, "output": 4, "cached_input": 0.25}, {"input": 0.5, "output": 1}]))
-    return deps, beats, events, dup, policy, weights
+    weights = dict(draw(st.sampled_from([{"input": 1, "output": 2}, {"input": 1, "output": 4, "cached_input": 0.25}, {"input": 0.5, "output": 1}])))
+    weights["phase_split"] = draw(st.integers(0, 3)) > 0
+    weights["phase_window_minutes"] = window = draw(st.sampled_from([1, 15, 60, 1440]))
+    # vLLM prefill/decode time, near the events so that it matters: by label, by pod, or unknown.
+    timings = []
+    for _ in range(draw(st.integers(0, 8))):
+        if events and draw(st.integers(0, 3)):
+            anchor = draw(st.sampled_from(events))
+            t_ms, dep = anchor[0] + draw(st.integers(-window * 30000, window * 30000)), anchor[2]
+        else:
+            t_ms, dep = draw(st.integers(0, 2 * 86400 * 1000 - 1)), draw(st.sampled_from(dep_names))
+        how = draw(st.sampled_from(["label", "label", "pod", "pod", "none"]))
+        timings.append((
+            min(max(t_ms, -60000), 2 * 86400 * 1000 + 60000),
+            draw(st.sampled_from(["prefill", "decode"])),
+            draw(st.sampled_from([0.0, 0.125, 2.5, 40.0, 311.75])),
+            dep if how == "label" else "",
+            f"{dep}-0" if how == "pod" else "",
+        ))
+    return deps, beats, events, dup, policy, weights, timings
 
 
 def _materialise(raw, start: dt.date, slot: int):
-    deps, beats, events, dup, policy, weights = raw
+    deps, beats, events, dup, policy, weights, timings = raw
     t0 = dt.datetime(start.year, start.month, start.day)
     beat_objs = [
         Beat(t0 + dt.timedelta(seconds=end), interval, dep, inst, gpu, mig, fraction)
@@ -99,7 +129,8 @@ def _materialise(raw, start: dt.date, slot: int):
     ten = tenancy(
         {"idle_policy": policy, "weights": weights, "tenants": {t: {} for t in TENANTS}, "deployments": {**deps, "api": {"billing": "tokens"}}}
     )
-    return ev_objs, [ev_objs[i] for i in dup], beat_objs, ten
+    timing_objs = [Timing(t0 + dt.timedelta(milliseconds=t), phase, sec, dep, pod) for t, phase, sec, dep, pod in timings]
+    return ev_objs, [ev_objs[i] for i in dup], beat_objs, ten, timing_objs
 
 
 @pytest.fixture(scope="module")
@@ -123,8 +154,9 @@ def test_invariants_over_random_fleets(inv_store, raw):
     slot = next(_slots)
     start = BASE + dt.timedelta(days=3 * slot)
     end = start + dt.timedelta(days=2)
-    events, dups, beats, ten = _materialise(raw, start, slot)
+    events, dups, beats, ten, timings = _materialise(raw, start, slot)
     insert_beats(inv_store, beats)
+    insert_timing(inv_store, timings)
     insert_usage(inv_store, events)
     insert_usage(inv_store, dups)  # a second part: the same event_ids sent again
     if not events and not beats:
@@ -132,7 +164,9 @@ def test_invariants_over_random_fleets(inv_store, raw):
             compute_lines(inv_store, start, end, PRICES, ten)
         return
     lines = compute_lines(inv_store, start, end, PRICES, ten).lines
-    held, idle, busy, unique = reference(events, beats, start, end, ten.weights, PRICES.token_models, ten.token_deployments())
+    held, idle, busy, unique = reference(
+        events, beats, start, end, ten.weights, PRICES.token_models, ten.token_deployments(), timings
+    )
 
     # 1. attributed + idle = held, per deployment, day and sku, exactly; idle as the reference says.
     gpu = defaultdict(int)
