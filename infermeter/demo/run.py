@@ -211,20 +211,10 @@ class Demo:
         """Month-to-date spend against budgets on the sidecar's /metrics (the budget alert rules' input)."""
         from decimal import Decimal
 
-        from infermeter.alerts.budget import TenantBudgetCollector, TenantSpend
-        from infermeter.chargeback.queries import NoChargebackData, tenant_summaries
+        from infermeter.alerts.budget import TenantBudgetCollector
+        from infermeter.alerts.spend import ledger_spend
 
-        budgets = {t.name: Decimal(f"{t.budget:.2f}") for t in self.fleet.tenants}
-
-        def source() -> list[TenantSpend]:
-            month = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m")
-            try:
-                rows = tenant_summaries(store, month, budgets=budgets)
-            except NoChargebackData:
-                return []
-            return [TenantSpend(r.tenant, r.cost, r.budget, r.currency) for r in rows if r.budget is not None]
-
-        return TenantBudgetCollector(source)
+        return TenantBudgetCollector(ledger_spend(store, {t.name: Decimal(f"{t.budget:.2f}") for t in self.fleet.tenants}))
 
     # -- 5. chargeback and reports ---------------------------------------------------------------
     def chargeback(self) -> None:
