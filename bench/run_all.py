@@ -30,6 +30,10 @@ QUICK = {
 }
 
 
+# Benchmarks that accept ``--keep DIR`` (their generated data is reused when present).
+KEEPS = {"bench_chargeback.py"}
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -48,11 +52,17 @@ def main() -> int:
     ap.add_argument("--only", action="append", default=[], help="Run only benchmarks whose file name contains this.")
     ap.add_argument("--quick", action="store_true", help="Small sizes (smoke run); figures are not comparable.")
     ap.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
+    ap.add_argument(
+        "--keep", type=Path, default=None,
+        help="Keep generated data here and reuse it next time (benchmarks that generate big stores: chargeback).",
+    )
     args = ap.parse_args()
     scripts = sorted(p for p in HERE.glob("bench_*.py") if not args.only or any(o in p.name for o in args.only))
     rows, details, failed = [], [], []
     for script in scripts:
         extra = QUICK.get(script.name, []) if args.quick else []
+        if args.keep is not None and script.name in KEEPS:
+            extra = [*extra, "--keep", str(args.keep / script.stem)]
         print(f"== {script.name} {' '.join(extra)}", flush=True)
         t0 = time.perf_counter()
         proc = subprocess.run([sys.executable, str(script), *extra], capture_output=True, text=True, cwd=HERE.parent)

@@ -30,6 +30,7 @@ from decimal import Decimal
 from infermeter.chargeback import conventions as c
 from infermeter.chargeback.engine import EngineInput, Held, Line, attribute, usage_groups
 from infermeter.chargeback.engine_sql import aggregate, discover
+from infermeter.ingest.deletes import delete_where
 from infermeter.chargeback.ledger import insert_lines, read_lines
 from infermeter.chargeback.money import nano_to_decimal
 from infermeter.chargeback.prices import PriceCatalog
@@ -279,9 +280,7 @@ def run_month(
     t = time.perf_counter()
     _insert_run(store, run_id, start, end, version, c.STATUS_COMPLETE, started, _now(store), comp.usage_watermark, notes)
     # Now that this run is in force, the month's earlier lines go.
-    store.command(
-        f"DELETE FROM {LEDGER} WHERE billing_period = {{p:Date}} AND run_id != {{r:String}}", {"p": start, "r": run_id}
-    )
+    delete_where(store, LEDGER, "billing_period = {p:Date} AND run_id != {r:String}", {"p": start, "r": run_id})
     timings["record"] = time.perf_counter() - t
     return RunResult(
         run_id=run_id, month=month, version=version, lines=len(lines), total=total, currency=prices.currency,
