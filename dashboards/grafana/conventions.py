@@ -59,11 +59,13 @@ PROMETHEUS_ALL: Final = ".*"  # Prometheus variables' custom All value (regex ma
 # --- Prometheus labels ----------------------------------------------------------------------------
 # Every scraped vLLM, Triton and sidecar target carries the `deployment` target label (set by the
 # scrape configuration, see docs/dashboards.md). dcgm-exporter runs per node: the deployment of a
-# GPU is derived from the `pod` label that dcgm-exporter's Kubernetes mapping adds
-# (<deployment>-<replicaset hash>-<pod hash>).
+# GPU is derived from the `pod` label that dcgm-exporter's Kubernetes mapping adds: a Deployment's
+# pod is <deployment>-<replicaset hash (5-10)>-<pod hash (5)>, a StatefulSet's <name>-<ordinal>
+# (the same rule as infermeter.exporters.allocation.pod_deployment). RE2 and JavaScript alike.
 LABEL_DEPLOYMENT: Final = "deployment"
 DCGM_POD_LABEL: Final = "pod"
-DCGM_POD_DEPLOYMENT_RE: Final = "(.+)-[a-z0-9]+-[a-z0-9]+"
+DCGM_POD_SUFFIX_RE: Final = "-[a-z0-9]{5,10}-[a-z0-9]{5}|-[0-9]+"
+DCGM_POD_DEPLOYMENT_RE: Final = f"(.+?)(?:{DCGM_POD_SUFFIX_RE})"
 DCGM_GPU_LABEL: Final = "gpu"
 DCGM_UUID_LABEL: Final = "UUID"
 DCGM_HOST_LABELS: Final = ("Hostname", "hostname")  # releases, newest main

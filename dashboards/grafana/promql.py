@@ -44,9 +44,9 @@ def dcgm_sel(*matchers: str, gpu_var: bool = True) -> str:
     """dcgm-exporter selector for the dashboard's ``deployment`` and ``gpu`` variables.
 
     With All (``.*``) every GPU matches, those without a pod too; with deployments chosen, the
-    GPUs whose pod belongs to one of them (``<deployment>-<rs hash>-<pod hash>``).
+    GPUs whose pod belongs to one of them (``<deployment>-<rs hash>-<pod hash>`` or ``<name>-<ordinal>``).
     """
-    pod_re = f"(${c.VAR_DEPLOYMENT})(-[a-z0-9]+-[a-z0-9]+)?"
+    pod_re = f"(${c.VAR_DEPLOYMENT})(?:{c.DCGM_POD_SUFFIX_RE})?"
     parts = [*matchers, f'{c.DCGM_POD_LABEL}=~"{pod_re}"']
     if gpu_var:
         parts.append(f'{c.DCGM_UUID_LABEL}=~"${c.VAR_GPU}"')
