@@ -2,7 +2,8 @@
 
 Each ``bench_*.py`` runs in its own process (one chdb path per process) with the arguments in
 ``ARGS``; its summary lines (see ``bench/benchlib.py``) become the table, its full output the
-details. ``--only NAME`` runs a subset; ``--quick`` passes each benchmark's small-size flags.
+details. ``--only NAME`` runs a subset and keeps the others' last results (``bench/RESULTS.json``
+holds them); ``--quick`` passes each benchmark's small-size flags.
 """
 
 from __future__ import annotations
@@ -58,7 +59,13 @@ def main() -> int:
     )
     args = ap.parse_args()
     scripts = sorted(p for p in HERE.glob("bench_*.py") if not args.only or any(o in p.name for o in args.only))
-    rows, details, failed = [], [], []
+    store = args.output.with_suffix(".json")
+    # With --only, the other benchmarks' last results are kept (same mode only); a full run starts afresh.
+    results: dict = {}
+    if args.only and store.exists():
+        saved = json.loads(store.read_text(encoding="utf-8"))
+        if saved.get("quick") == args.quick:
+            results = saved.get("benchmarks", {})
     for script in scripts:
         extra = QUICK.get(script.name, []) if args.quick else []
         if args.keep is not None and script.name in KEEPS:
@@ -69,34 +76,49 @@ def main() -> int:
         took = time.perf_counter() - t0
         out = proc.stdout + (f"\n[stderr]\n{proc.stderr[-3000:]}" if proc.returncode else "")
         print(out, flush=True)
-        if proc.returncode:
-            failed.append(script.name)
-        for line in proc.stdout.splitlines():
-            if line.startswith(PREFIX):
-                rows.append((script.name, json.loads(line[len(PREFIX):])))
-        detail = "\n".join(l for l in out.splitlines() if not l.startswith(PREFIX))
-        details.append(f"### {script.name} ({took:.0f} s{', FAILED' if proc.returncode else ''})\n\n```\n{detail.strip()}\n```\n")
+        results[script.name] = {
+            "rows": [json.loads(line[len(PREFIX):]) for line in proc.stdout.splitlines() if line.startswith(PREFIX)],
+            "detail": "\n".join(l for l in out.splitlines() if not l.startswith(PREFIX)).strip(),
+            "took_s": round(took, 1),
+            "failed": proc.returncode != 0,
+            "when": f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC",
+            "machine": machine(),
+        }
+    store.write_text(json.dumps({"quick": args.quick, "benchmarks": results}, indent=1, sort_keys=True) + "\n", encoding="utf-8")
+    args.output.write_text(render(results, args.quick), encoding="utf-8")
+    print(f"wrote {args.output}")
+    return 1 if any(results[s.name]["failed"] for s in scripts) else 0
+
+
+def render(results: dict, quick: bool) -> str:
+    """RESULTS.md from every benchmark's last result."""
+    names = sorted(results)
+    machines = sorted({results[n]["machine"] for n in names})
     lines = [
         "# Benchmark results",
         "",
-        f"Written by `make bench` (`python bench/run_all.py{' --quick' if args.quick else ''}`) on "
-        f"{dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.",
-        f"Machine: {machine()}.",
+        f"Written by `make bench` (`python bench/run_all.py{' --quick' if quick else ''}`); each benchmark's run time is in "
+        "its details.",
+        f"Machine: {'; '.join(machines)}.",
         "",
         "Every figure is a ratio against a baseline run in the same process.",
         "",
         "| benchmark | metric | figure | baseline | ratio | goal |",
         "|---|---|---|---|---|---|",
     ]
-    for script, r in rows:
-        ratio = "" if r["ratio"] is None else f"{r['ratio']}x"
-        lines.append(f"| {script} | {r['metric']} | {r['figure']} | {r['baseline']} | {ratio} | {r['goal']} |")
-    lines += ["", "## Details", "", *details]
+    for name in names:
+        for r in results[name]["rows"]:
+            ratio = "" if r["ratio"] is None else f"{r['ratio']}x"
+            lines.append(f"| {name} | {r['metric']} | {r['figure']} | {r['baseline']} | {ratio} | {r['goal']} |")
+    lines += ["", "## Details", ""]
+    for name in names:
+        res = results[name]
+        state = ", FAILED" if res["failed"] else ""
+        lines.append(f"### {name} ({res['took_s']:.0f} s, {res['when']}{state})\n\n```\n{res['detail']}\n```\n")
+    failed = [n for n in names if results[n]["failed"]]
     if failed:
         lines.insert(2, f"**Failed:** {', '.join(failed)}\n")
-    args.output.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    print(f"wrote {args.output}")
-    return 1 if failed else 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

@@ -394,12 +394,12 @@ def _attribute_chunk(
         )
         ph_at = "PH[intDiv(intDiv(i, {stride:UInt32}), {win:UInt32}) * {stride:UInt32} + i % {stride:UInt32} + 1]"
         share = f"multiIf(a > 0 AND b > 0 AND {ph_at} >= 0, {ph_at}, a + b > 0, a / (a + b), 0.)"
-        # Per cell, GPU-ms per held ms per unit of input work (fp) and of output work (fd).
-        for name, expr in (("fp", f"if(a > 0, ({share}) / a, 0.)"), ("fd", f"if(b > 0, (1. - ({share})) / b, 0.)")):
-            scalars.append(
-                f"(SELECT arrayMap((a, b, i) -> {expr}, A, B, range({{cells:UInt64}})) FROM "
-                f"(SELECT {work_arr('pre')} AS A, {work_arr('dec')} AS B, {phase_arr} AS PH)) AS {name}"
-            )
+        # Per cell, the held share per unit of input work (fp) and of output work (fd).
+        factor = {
+            name: f"(SELECT arrayMap((a, b, i) -> {expr}, A, B, range({{cells:UInt64}})) FROM "
+            f"(SELECT {work_arr('pre')} AS A, {work_arr('dec')} AS B, {phase_arr} AS PH))"
+            for name, expr in (("fp", f"if(a > 0, ({share}) / a, 0.)"), ("fd", f"if(b > 0, (1. - ({share})) / b, 0.)"))
+        }
     for s in range(slots):
         params[f"slot{s}"] = s
         held_arr = (
@@ -408,8 +408,10 @@ def _attribute_chunk(
         )
         # One scalar subquery per slot, so the array is built once, not once per block.
         if split:
-            scalars.append(f"(SELECT arrayMap(h -> toFloat64(h), {held_arr})) AS held{s}")
-            sums.append(f"sum(f * held{s}[pos]) AS g{s}")
+            # GPU-ms per unit of input work and of output work: two lookups per event and slot.
+            scalars.append(f"(SELECT arrayMap((h, f) -> h * f, {held_arr}, {factor['fp']})) AS ratep{s}")
+            scalars.append(f"(SELECT arrayMap((h, f) -> h * f, {held_arr}, {factor['fd']})) AS rated{s}")
+            sums.append(f"sum(wp * ratep{s}[pos] + wd * rated{s}[pos]) AS g{s}")
         else:
             scalars.append(f"(SELECT arrayMap((h, w) -> if(w > 0, h / w, 0.), {held_arr}, {work_arr('pre + dec')})) AS rate{s}")
             sums.append(f"sum(w * rate{s}[pos]) AS g{s}")
@@ -421,7 +423,7 @@ def _attribute_chunk(
     )
     # pos: 1-based array index; a deployment that held no GPU (di = 0) reads the minute's zero slot.
     if split and slots:
-        work = f"{_prefill_work_expr()} * fp[pos] + {_decode_work_expr()} * fd[pos] AS f"
+        work = f"{_prefill_work_expr()} AS wp, {_decode_work_expr()} AS wd"
     else:
         work = f"{_work_expr()} AS w"
     inner = f"""    SELECT tenant, deployment, model, input_tokens, cached_input_tokens, output_tokens,
