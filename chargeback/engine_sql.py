@@ -55,6 +55,7 @@ class Discovery:
     deployments: list[str]
     skus: dict[str, list[tuple[str, str]]]  # deployment -> [(gpu_model, mig_profile)] by slot
     heartbeat_rows: int
+    instances: dict[str, str] = field(default_factory=dict)  # instance -> deployment
 
     @property
     def max_slots(self) -> int:
@@ -87,21 +88,35 @@ def _ts(day: dt.date) -> dt.datetime:
 
 
 def discover(store: Store, start: dt.date, end: dt.date) -> Discovery:
-    """Deployments and skus that held GPUs in the period (a scan of low-cardinality columns)."""
+    """Deployments, skus and instances that held GPUs in the period (a scan of low-cardinality columns)."""
     p = {"start": _ts(start), "end": _ts(end), "end_plus": _ts(end + dt.timedelta(days=1))}
-    sku_rows = store.query_rows(
-        f"SELECT deployment, gpu_model, mig_profile, count() FROM {GPU_ALLOCATION} "
+    rows = store.query_rows(
+        f"SELECT deployment, gpu_model, mig_profile, instance, count() FROM {GPU_ALLOCATION} "
         "WHERE ts > {start:DateTime64(3)} AND ts < {end_plus:DateTime64(3)} "
         "AND toUnixTimestamp64Milli(ts) - toInt64(round(interval_s * 1000)) < toUnixTimestamp64Milli({end:DateTime64(3)}) "
-        "GROUP BY deployment, gpu_model, mig_profile ORDER BY deployment, gpu_model, mig_profile",
+        "GROUP BY deployment, gpu_model, mig_profile, instance ORDER BY deployment, gpu_model, mig_profile, instance",
         p,
     )
     skus: dict[str, list[tuple[str, str]]] = {}
-    for dep, model, mig, _n in sku_rows:
-        skus.setdefault(dep, []).append((model, mig))
-    return Discovery(deployments=sorted(skus), skus=skus, heartbeat_rows=sum(int(r[3]) for r in sku_rows))
+    instances: dict[str, str] = {}
+    for dep, model, mig, instance, _n in rows:
+        slots = skus.setdefault(dep, [])
+        if not slots or slots[-1] != (model, mig):
+            slots.append((model, mig))
+        if instance:
+            instances.setdefault(instance, dep)
+    return Discovery(
+        deployments=sorted(skus), skus=skus, heartbeat_rows=sum(int(r[4]) for r in rows), instances=instances
+    )
 
 
+# Weighted tokens of one request: its input work (prefill; cached input clamped to the input) and
+# its output work (decode). Token-priced models and deployments do no GPU work: multipliers from
+# ``transform()`` on the LowCardinality columns (computed once per distinct value, not per row).
+_INPUT_WORK = (
+    "toFloat64(input_tokens) * {w_in:Float64} + toFloat64(least(cached_input_tokens, input_tokens)) * {w_cached_delta:Float64}"
+)
+_OUTPUT_WORK = "toFloat64(output_tokens) * {w_out:Float64}"
 _EXCLUDED = (
     " * transform(model, {tok_models:Array(String)}, {tok_models_zero:Array(Float64)}, 1.)"
     " * transform(deployment, {tok_deps:Array(String)}, {tok_deps_zero:Array(Float64)}, 1.)"
@@ -109,29 +124,15 @@ _EXCLUDED = (
 
 
 def _prefill_work_expr() -> str:
-    """Input work of one request (its prefill): weighted input tokens, cached input clamped to the input.
-
-    Token-priced models and deployments do no GPU work: multipliers from ``transform()`` on the
-    LowCardinality columns (computed once per distinct value, not per row).
-    """
-    return (
-        "(toFloat64(input_tokens) * {w_in:Float64}"
-        " + toFloat64(least(cached_input_tokens, input_tokens)) * {w_cached_delta:Float64})" + _EXCLUDED
-    )
+    return f"({_INPUT_WORK}){_EXCLUDED}"
 
 
 def _decode_work_expr() -> str:
-    """Output work of one request (its decode): weighted output tokens."""
-    return "(toFloat64(output_tokens) * {w_out:Float64})" + _EXCLUDED
+    return f"({_OUTPUT_WORK}){_EXCLUDED}"
 
 
 def _work_expr() -> str:
-    """Weighted tokens of one request: input work + output work."""
-    return (
-        "(toFloat64(input_tokens) * {w_in:Float64}"
-        " + toFloat64(least(cached_input_tokens, input_tokens)) * {w_cached_delta:Float64}"
-        " + toFloat64(output_tokens) * {w_out:Float64})" + _EXCLUDED
-    )
+    return f"({_INPUT_WORK} + {_OUTPUT_WORK}){_EXCLUDED}"
 
 
 def _usage_period(store: Store, start: dt.date, end: dt.date, prefix: str) -> tuple[str, dict]:
@@ -289,7 +290,7 @@ HAVING pre + dec > 0""",
         if progress:
             progress("work")
         if deps and weights.phase_split:
-            out.phase_windows = phases.fill(store, scratch.phase, base, weights.phase_window_minutes)
+            out.phase_windows = phases.fill(store, scratch.phase, base, weights.phase_window_minutes, disc.instances)
             if progress:
                 progress("phases")
         for day_index, di, slot, held_ms, inst_ms, idle_ms in store.query_rows(

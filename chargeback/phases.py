@@ -8,8 +8,8 @@ decode seconds; the engine then cuts each minute's GPU-seconds in that window in
 (split by input work) and a decode part (split by output work).
 
 A series' deployment is its ``deployment`` label (a target's static label), else its instance
-(``pod``, else ``target``) looked up in the period's allocation heartbeats; series with neither
-are ignored. Windows divide the day, so the days of a month computed one by one give the month.
+(``pod``, else ``target``) looked up among the instances the engine discovered in the period's
+allocation heartbeats; series with neither are ignored. Windows divide the day, so the days of a month computed one by one give the month.
 
 One write: the rows land in the engine's scratch table ``phase`` (``dw`` = window · stride +
 deployment index, prefill and decode seconds); nothing comes back to Python but a count.
@@ -24,29 +24,21 @@ from infermeter.ingest.store.base import Store
 SCRATCH_COLUMNS = "(dw UInt32, prefill Float64, decode Float64)"
 
 
-def instance_deployments(store: Store, params: dict) -> dict[str, str]:
-    """Instance -> deployment from the period's heartbeats (``start``/``end_plus`` in ``params``)."""
-    rows = store.query_rows(
-        f"SELECT instance, any(deployment) FROM {tables.GPU_ALLOCATION} "
-        "WHERE ts > {start:DateTime64(3)} AND ts < {end_plus:DateTime64(3)} AND instance != '' GROUP BY instance",
-        params,
-    )
-    return {str(i): str(d) for i, d in rows}
-
-
-def fill(store: Store, scratch_table: str, base: dict, window_minutes: int) -> int:
+def fill(store: Store, scratch_table: str, base: dict, window_minutes: int, instances: dict[str, str]) -> int:
     """Insert per (deployment, window) prefill and decode seconds of ``[start, end)`` into
-    ``scratch_table``; returns how many (deployment, window) rows have timing data."""
-    inst = instance_deployments(store, base)
+    ``scratch_table``; returns how many (deployment, window) rows have timing data.
+
+    ``instances`` maps the period's heartbeat instances to their deployments (the engine's discovery).
+    """
     labels = c.INSTANCE_LABELS
-    instance_of = "multiIf(" + ", ".join(f"labels[{{il{i}:String}}] != '', labels[{{il{i}:String}}]" for i in range(len(labels))) + ", '')"
+    instance_of = "multiIf(" + ", ".join(f"l[{{il{i}:String}}] != '', l[{{il{i}:String}}]" for i in range(len(labels))) + ", '')"
     params = {
         **base,
         "metrics": [c.PREFILL_TIME_SUM, c.DECODE_TIME_SUM],
         "decode_metric": c.DECODE_TIME_SUM,
         "dep_label": c.DEPLOYMENT_LABEL,
-        "insts": list(inst),
-        "inst_deps": list(inst.values()),
+        "insts": list(instances),
+        "inst_deps": list(instances.values()),
         "win_ms": window_minutes * 60_000,
         **{f"il{i}": label for i, label in enumerate(labels)},
     }
@@ -60,8 +52,8 @@ INNER JOIN (
            transform(if(dep != '', dep, transform(inst, {{insts:Array(String)}}, {{inst_deps:Array(String)}}, '')),
                      {{deps:Array(String)}}, {{dep_ids:Array(UInt32)}}, toUInt32(0)) AS di
     FROM (
-        SELECT series_id, any(metric) = {{decode_metric:String}} AS is_decode,
-               any(labels)[{{dep_label:String}}] AS dep, {instance_of.replace('labels[', 'any(labels)[')} AS inst
+        SELECT series_id, any(metric) = {{decode_metric:String}} AS is_decode, any(labels) AS l,
+               l[{{dep_label:String}}] AS dep, {instance_of} AS inst
         FROM {tables.SERIES} WHERE metric IN {{metrics:Array(String)}} GROUP BY series_id
     )
     WHERE di > 0

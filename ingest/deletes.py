@@ -11,15 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from infermeter.ingest.store.base import Store
+from infermeter.ingest.store.base import Store, quote_identifier
 
 # One argument: a 'string', a `quoted identifier` or a bare identifier (ClickHouse shows literals).
 _ARG = r"""\s*('(?:[^'\\]|\\.)*'|`(?:[^`\\]|\\.)*`|[A-Za-z_][A-Za-z0-9_]*)\s*"""
 _DISTRIBUTED = re.compile(rf"^Distributed\({_ARG},{_ARG},{_ARG}")
-
-
-def _quote(name: str) -> str:
-    return "`" + name.replace("\\", "\\\\").replace("`", "\\`") + "`"
 
 
 def distributed_target(engine_full: str) -> tuple[str, str, str] | None:
@@ -47,6 +43,9 @@ def delete_where(store: Store, table: str, where: str, params: dict[str, Any] | 
         sql = f"DELETE FROM {table} WHERE {where}"
     else:
         cluster, database, local = target
-        sql = f"DELETE FROM {_quote(database)}.{_quote(local)} ON CLUSTER {_quote(cluster)} WHERE {where}"
+        sql = (
+            f"DELETE FROM {quote_identifier(database, 'database')}.{quote_identifier(local, 'table')} "
+            f"ON CLUSTER {quote_identifier(cluster, 'cluster')} WHERE {where}"
+        )
     store.command(sql, params or {})
     return sql

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 
 from infermeter.ingest.conventions import MIGRATIONS
-from infermeter.ingest.store.base import Store, check_identifier
+from infermeter.ingest.store.base import Store, check_identifier, quote_identifier
 
 _PLACEHOLDER = re.compile(r"\{(db|on_cluster|ttl_days|table:[A-Za-z0-9_]+|engine:[A-Za-z0-9_]+:[^{}]+|distributed:[A-Za-z0-9_]+:[^{}]+)\}")
 _ENGINE = re.compile(r"^(?P<kind>[A-Za-z]*MergeTree)(?:\((?P<args>.*)\))?$")
@@ -53,7 +53,7 @@ def load_migrations() -> list[Migration]:
 
 
 def _quote(name: str) -> str:
-    return f"`{check_identifier(name)}`"
+    return quote_identifier(name)
 
 
 def render(sql: str, opts: RenderOptions) -> list[str]:

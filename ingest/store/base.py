@@ -26,6 +26,11 @@ def check_identifier(name: str, what: str = "identifier") -> str:
     return name
 
 
+def quote_identifier(name: str, what: str = "identifier") -> str:
+    """A validated name in backquotes, ready for SQL text."""
+    return f"`{check_identifier(name, what)}`"
+
+
 # Settings sent with every insert so that a retried batch is stored exactly once, the rollup
 # views included. One block per batch keeps the token's block ids the same on a replay.
 INSERT_SETTINGS: dict[str, Any] = {

@@ -23,6 +23,7 @@ from infermeter.ingest.store.base import (
     arrow_ipc_bytes,
     check_identifier,
     param_text,
+    quote_identifier,
     settings_clause,
 )
 
@@ -150,7 +151,7 @@ class ChdbStore(Store):
         settings = dict(INSERT_SETTINGS)
         if dedup_token:
             settings["insert_deduplication_token"] = dedup_token
-        columns = ", ".join(f"`{check_identifier(c, 'column')}`" for c in data.column_names)
+        columns = ", ".join(quote_identifier(c, "column") for c in data.column_names)
         sql = f"INSERT INTO {self._quoted_db()}.`{table}` ({columns}){settings_clause(settings)}"
         payload = arrow_ipc_bytes(data)
         with self._s.lock:

@@ -161,8 +161,13 @@ def _phase_shares(timings: list[Timing], beats: list[Beat], start: dt.date, end:
     naming a series' deployment: its label, else its pod looked up in the period's heartbeats)."""
     lo = dt.datetime(start.year, start.month, start.day)
     hi = dt.datetime(end.year, end.month, end.day)
-    inst = {b.instance: b.deployment for b in beats if lo < b.ts < hi + dt.timedelta(days=1)}
-    held_deps = {b.deployment for b in beats if lo < b.ts < hi + dt.timedelta(days=1)}
+    # The heartbeats that touch the period (the engine's discovery).
+    touching = [b for b in sorted(beats, key=lambda b: (b.deployment, b.gpu_model, b.mig_profile, b.instance))
+                if lo < b.ts < hi + dt.timedelta(days=1) and _ms(b.ts) - round(b.interval_s * 1000) < _ms(hi)]
+    inst: dict[str, str] = {}
+    for b in touching:
+        inst.setdefault(b.instance, b.deployment)
+    held_deps = {b.deployment for b in touching}
     acc: dict[tuple, list[Fraction]] = defaultdict(lambda: [Fraction(0), Fraction(0)])
     for t in timings:
         dep = t.deployment or inst.get(t.pod, "")

@@ -39,3 +39,10 @@ def test_delete_on_a_plain_table(store):
     assert sql == "DELETE FROM del_t WHERE a >= {x:UInt8}"
     assert store.query_scalar("SELECT groupArray(a) FROM del_t") == [1]
     store.command("DROP TABLE del_t")
+
+
+def test_a_cluster_name_outside_the_identifier_rule_is_refused(store, monkeypatch):
+    """Names go into SQL text only after the project's identifier check (as migrate's DDL did)."""
+    monkeypatch.setattr(store, "query_scalar", lambda *a, **k: "Distributed('my cluster', 'db', 'ledger_local', rand())")
+    with pytest.raises(ValueError, match="invalid cluster 'my cluster'"):
+        delete_where(store, "ledger", "1")
